@@ -150,7 +150,7 @@ def to_hls4ml(model, input_type: FixedType | None = None, output_dir: str | None
     import hls4ml
 
     input_type = input_type or input_type_of(model)
-    with _quiet():
+    with quiet_stdout():
         cfg = hls4ml.utils.config_from_keras_model(model, granularity="name", backend=backend)
     in_name = model.layers[0].name
     cfg["LayerName"].setdefault(in_name, {}).setdefault("Precision", {})["result"] = str(input_type)
@@ -165,7 +165,7 @@ def to_hls4ml(model, input_type: FixedType | None = None, output_dir: str | None
             prec["scale"] = str(_bn_type(scale))
             prec["bias"] = str(_bn_type(bias))
     out = output_dir or tempfile.mkdtemp(prefix="codesign-hls4ml-")
-    with _quiet():
+    with quiet_stdout():
         try:
             graph = hls4ml.converters.convert_from_keras_model(
                 model, hls_config=cfg, output_dir=out, backend=backend, io_type="io_parallel",
@@ -176,7 +176,7 @@ def to_hls4ml(model, input_type: FixedType | None = None, output_dir: str | None
 
 
 @contextlib.contextmanager
-def _quiet():
+def quiet_stdout():
     """hls4ml prints its whole config to stdout; keep the CLI's stdout for results."""
     with contextlib.redirect_stdout(io.StringIO()):
         yield

@@ -50,7 +50,8 @@ def _import_ot():
 def _get_solver():
     """A function ``(a, b, M) -> cost`` for normalized float64 histograms.
 
-    ``ot.emd2`` spends ~60 % of its time in Python bookkeeping (backend dispatch, dual potentials we do not need), so
+    ``ot.emd2`` spends most of its time in Python bookkeeping (backend dispatch, dual potentials we do not need:
+    ~500 µs vs ~25 µs per HGCAL sample with POT 0.9.7 on this machine), so
     we call its C++ core ``ot.lp.emd_wrap.emd_c`` directly when its signature is one we know and it agrees with
     ``ot.emd2`` on a probe problem; otherwise we fall back to ``ot.emd2``. Both are the same exact network simplex.
     """
@@ -67,7 +68,7 @@ def _get_solver():
         from ot.lp.emd_wrap import emd_c
     except ImportError:
         return _solver
-    for extra in ((None, None), ()):  # POT >= 0.9.6 takes warm-start potentials; older releases do not
+    for extra in ((None, None), ()):  # 0.9.7 takes warm-start potentials; older releases do not
         def fast(a, b, m, _extra=extra):
             out = emd_c(a, b, m, _NUM_ITER_MAX, 1, *_extra)
             if out[-1] != 1:  # not OPTIMAL: let ot.emd2 redo it and emit POT's own warning

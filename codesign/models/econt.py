@@ -161,23 +161,10 @@ def build_econt(size: str):
 
 
 def checkpoint_path(size: str, data_dir=None) -> Path:
-    """Where the checkpoint lives under the data directory (through the data registry when it knows the file)."""
-    from codesign.paths import data_dir as resolve
+    """The checkpoint under the data directory, sha256-checked by the data registry (user error when missing)."""
+    from codesign.data import registry
 
-    sp = spec(size)
-    root = resolve(data_dir)
-    path = root / sp.checkpoint
-    if path.is_file():
-        return path
-    try:  # the data registry may know how to fetch (and verify) the file
-        from codesign.data import registry
-
-        fetched = Path(registry.fetch(sp.checkpoint, root))
-        if fetched.is_file():
-            return fetched
-    except Exception:
-        pass
-    raise CodesignError(f"ECON-T {sp.size.upper()} checkpoint {path} is missing (expected under the data directory)")
+    return Path(registry.fetch(spec(size).checkpoint.removeprefix("models/"), data_dir))
 
 
 def load_econt(size: str, data_dir=None):

@@ -1,0 +1,155 @@
+"""``codesign`` command line: a thin layer over the Python API (codesign.design, codesign.verify, codesign.flow).
+
+User errors print one line ``error: ...`` and exit 2; internal bugs keep their traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+from codesign.errors import CodesignError
+
+
+def _quiet_tensorflow() -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+
+
+def _design_or_model(spec: str, data_dir: str | None, input_precision: str | None = None):
+    """A design file, a Keras .h5 path, or a zoo name -> Design."""
+    from codesign.design import Design
+
+    path = Path(spec)
+    if spec.endswith((".yaml", ".yml")):
+        design = Design.load(path, data_dir=data_dir)
+    elif spec.endswith((".h5", ".hdf5")) or path.exists():
+        design = Design.from_dict({"name": path.stem, "model": {"path": str(path.resolve())}, "metric": "mse"},
+                                  data_dir=data_dir)
+    else:
+        design = Design.from_dict({"name": spec, "model": {"zoo": spec}, "metric": "mse"}, data_dir=data_dir)
+    if input_precision:
+        design.model["input_precision"] = input_precision
+    return design
+
+
+def cmd_info(args) -> int:
+    design = _design_or_model(args.model, args.data_dir, args.input_precision)
+    qnet = design.qnet()
+    rows = qnet.summary()
+    bs = qnet.bitspace
+    info = {"model": qnet.name, "input": {"shape": list(qnet.input_shape), "type": str(qnet.input_type)},
+            "layers": rows, "weight_bits": bs.count("kernel"), "bias_bits": bs.count("bias"),
+            "bitspace_bits": bs.size}
+    if args.json:
+        print(json.dumps(info, indent=1))
+        return 0
+    print(f"model {qnet.name}: input {tuple(qnet.input_shape)} {qnet.input_type}")
+    for r in rows[1:]:
+        params = "  ".join(f"{t}={r[t]}" for t in ("kernel", "bias", "scale") if t in r)
+        print(f"  {r['layer']:<24} {r['kind']:<10} out {str(tuple(r['shape'])):<14} {r['type']:<40} {params}")
+    print(f"weight bits {info['weight_bits']}  bias bits {info['bias_bits']}  BitSpace {info['bitspace_bits']}")
+    return 0
+
+
+def cmd_verify(args) -> int:
+    import numpy as np
+
+    from codesign.verify import parse_levels, verify
+
+    levels = parse_levels(args.levels)
+    if args.design:
+        design = _design_or_model(args.design, args.data_dir, args.input_precision)
+        x = design.dataset().x
+    elif args.model:
+        if not args.inputs:
+            raise CodesignError("verify --model needs --inputs X.npy (or use --design D.yaml)")
+        design = _design_or_model(args.model, args.data_dir, args.input_precision)
+        if not Path(args.inputs).is_file():
+            raise CodesignError(f"inputs file not found: {args.inputs}")
+        try:
+            x = np.load(args.inputs, allow_pickle=False)
+        except Exception as exc:
+            raise CodesignError(f"cannot read inputs {args.inputs}: {str(exc).splitlines()[0]}") from None
+    else:
+        raise CodesignError("verify needs --design D.yaml or --model M.h5 --inputs X.npy")
+    if args.n is not None:
+        if args.n <= 0:
+            raise CodesignError("--n must be a positive integer")
+        x = x[: args.n]
+    result = verify(design.zoo_model().onchip, design.qnet(), x, levels)
+    print(json.dumps(result, indent=1))
+    return 0 if result["ok"] else 1
+
+
+def cmd_run(args) -> int:
+    from codesign import flow
+    from codesign.design import Design
+
+    design = Design.load(args.design, data_dir=args.data_dir)
+    if args.samples:
+        design.samples = args.samples
+    s = flow.run(design, args.out)
+    fid = s["fidelity"]["mismatches"]
+    line = f"{s['design']}: {s['rows']} rows of {s['data']}, metric {s['metric']} fault-free {s['cost_fault_free']:.6g}"
+    if "accuracy" in s:
+        line += f" (accuracy {s['accuracy']:.4f})"
+    print(line)
+    print(f"  BitSpace: {s['weight_bits']} weight bits + {s['bias_bits']} bias bits = {s['bitspace_bits']}")
+    print(f"  fidelity vs QKeras: " + ", ".join(f"{k} {v} mismatches" for k, v in fid.items()))
+    print(f"  written to {s['out']}")
+    return 0 if s["fidelity"]["ok"] else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="codesign", description=__doc__.splitlines()[0])
+    p.add_argument("--data-dir", help="directory holding data/ and models/ (default: $CODESIGN_DATA)")
+    p.add_argument("-v", "--verbose", action="store_true")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("info", help="layers, fixed-point formats and bit counts of a model")
+    s.add_argument("model", help="Keras .h5, zoo name or design .yaml")
+    s.add_argument("--input-precision", help="input port type, e.g. 'ap_fixed<16,6,AP_RND_CONV,AP_SAT>'")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_info)
+
+    s = sub.add_parser("verify", help="run a model at several levels and count mismatches against QKeras")
+    s.add_argument("--design", help="design .yaml (its data are the inputs)")
+    s.add_argument("--model", help="Keras .h5 or zoo name")
+    s.add_argument("--inputs", help=".npy of model inputs, batch first")
+    s.add_argument("--levels", default="qkeras,sim", help="comma list of qkeras,sim,hls (default qkeras,sim)")
+    s.add_argument("--n", type=int, help="use the first N inputs")
+    s.add_argument("--input-precision", help="input port type, e.g. 'ap_fixed<16,6,AP_RND_CONV,AP_SAT>'")
+    s.set_defaults(func=cmd_verify)
+
+    s = sub.add_parser("run", help="the whole flow on a design file")
+    s.add_argument("design")
+    s.add_argument("--out", default="out")
+    s.add_argument("--samples", type=int, help="evaluate on the first N rows")
+    s.set_defaults(func=cmd_run)
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
+    _quiet_tensorflow()
+    try:
+        return args.func(args)
+    except CodesignError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

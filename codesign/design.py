@@ -1,0 +1,194 @@
+"""Design files: which model, which data, which cost metric, which seed (and later: rankers, budgets).
+
+Minimal user schema (these keys always work)::
+
+    name: mynet
+    model: {path: model.h5}            # or {zoo: digits_s}; optional input_precision: 'ap_fixed<16,6>'
+    data: {path: data.npz, x: x, y: y} # or {dataset: digits|smartpixel|hgcal, split: test, file: ttbar_0PU}
+    metric: mispredict                 # mispredict | mse | emd
+    seed: 0
+    samples: 20000                     # optional: evaluate on the first N rows (default: all rows named)
+
+Relative paths are relative to the design file. :class:`Design` is the Python API the CLI is built on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from codesign.errors import CodesignError
+
+METRICS = ("mispredict", "mse", "emd")
+DATASETS = ("digits", "smartpixel", "hgcal", "synthetic")
+
+
+@dataclass
+class Data:
+    """Evaluation data: model inputs ``x`` (floats, before input quantization) and what the metric needs."""
+
+    x: np.ndarray
+    y: np.ndarray | None = None
+    x48: np.ndarray | None = None  # ECON-T: normalized 48-cell input, the EMD reference
+    source: str = ""
+
+
+@dataclass
+class Design:
+    name: str
+    model: dict
+    data: dict
+    metric: str
+    seed: int = 0
+    samples: int | None = None
+    base: Path = field(default_factory=Path.cwd)
+    raw: dict = field(default_factory=dict)
+    data_dir: str | None = None
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    # --- construction ----------------------------------------------------------------------------------------
+
+    @classmethod
+    def load(cls, path: str | Path, data_dir: str | None = None) -> "Design":
+        path = Path(path)
+        if not path.is_file():
+            raise CodesignError(f"design file not found: {path}")
+        try:
+            raw = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}" if mark else ""
+            raise CodesignError(f"malformed YAML in {path}{where}: {getattr(exc, 'problem', exc)}") from None
+        return cls.from_dict(raw, base=path.parent, data_dir=data_dir, origin=str(path))
+
+    @classmethod
+    def from_dict(cls, raw, base: Path | None = None, data_dir: str | None = None, origin: str = "design") -> "Design":
+        if not isinstance(raw, dict):
+            raise CodesignError(f"{origin}: a design must be a YAML mapping with keys name, model, data, metric")
+        missing = [k for k in ("name", "model", "metric") if k not in raw]
+        if missing:
+            raise CodesignError(f"{origin}: missing key(s) {', '.join(missing)}")
+        model = raw["model"]
+        if isinstance(model, str):
+            model = {"zoo": model} if not model.endswith((".h5", ".hdf5")) else {"path": model}
+        if not isinstance(model, dict) or not ({"zoo", "path"} & set(model)):
+            raise CodesignError(f"{origin}: model needs 'zoo: NAME' or 'path: FILE.h5'")
+        data = raw.get("data") or {}
+        if not isinstance(data, dict):
+            raise CodesignError(f"{origin}: data must be a mapping (path/x/y or dataset)")
+        metric = raw["metric"]
+        if metric not in METRICS:
+            raise CodesignError(f"{origin}: unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
+        samples = raw.get("samples")
+        if samples is not None and (not isinstance(samples, int) or samples <= 0):
+            raise CodesignError(f"{origin}: samples must be a positive integer")
+        seed = raw.get("seed", 0)
+        if not isinstance(seed, int):
+            raise CodesignError(f"{origin}: seed must be an integer")
+        return cls(str(raw["name"]), model, data, metric, seed, samples, Path(base or Path.cwd()), raw, data_dir)
+
+    # --- model -----------------------------------------------------------------------------------------------
+
+    def zoo_model(self):
+        """The loaded model bundle (on-chip Keras model, optional float decoder, input precision)."""
+        if "model" not in self._cache:
+            from codesign.models import zoo
+
+            if "zoo" in self.model:
+                zm = zoo.get(self.model["zoo"], data_dir=self.data_dir, seed=self.seed)
+            else:
+                from codesign.models.loading import load_model
+
+                keras_model = load_model(self._path(self.model["path"]))
+                zm = zoo.ZooModel(self.name, keras_model, None, self.metric, None, "user")
+            if self.model.get("input_precision"):
+                zm.input_precision = self.model["input_precision"]
+            self._cache["model"] = zm
+        return self._cache["model"]
+
+    def qnet(self):
+        if "qnet" not in self._cache:
+            from codesign.ir.from_keras import from_keras
+
+            zm = self.zoo_model()
+            self._cache["qnet"] = from_keras(zm.onchip, self.name, zm.input_precision)
+        return self._cache["qnet"]
+
+    # --- data ------------------------------------------------------------------------------------------------
+
+    def dataset(self) -> Data:
+        if "data" not in self._cache:
+            self._cache["data"] = self._load_data()
+        return self._cache["data"]
+
+    def _load_data(self) -> Data:
+        spec = self.data
+        n = self.samples or spec.get("n")
+        if "path" in spec:
+            data = _load_npz(self._path(spec["path"]), spec.get("x", "x"), spec.get("y"), self.metric)
+        else:
+            kind = spec.get("dataset") or self.zoo_model().dataset
+            split = spec.get("split", "test")
+            if kind == "digits":
+                from codesign.data import digits
+
+                x, y = digits.dataset(split, seed=self.seed)
+                data = Data(x, y, source=f"sklearn digits ({split})")
+            elif kind == "smartpixel":
+                from codesign.data import smartpixel
+
+                x, y = smartpixel.dataset(split, data_dir=self.data_dir, seed=self.seed)
+                data = Data(x, y, source=f"smartpixel_muc ({split})")
+            elif kind == "hgcal":
+                from codesign.data import hgcal
+
+                fname = spec.get("file", "ttbar_0PU")
+                x8, x48 = hgcal.load_hgcal(fname, n=n, data_dir=self.data_dir)
+                data = Data(x8, None, x48, source=f"HGCAL {fname}")
+            elif kind == "synthetic":
+                shape = tuple(self.zoo_model().onchip.input_shape[1:])
+                rng = np.random.default_rng(self.seed)
+                rows = int(n or 1000)
+                data = Data(rng.uniform(spec.get("low", 0.0), spec.get("high", 1.0), (rows,) + shape)
+                            .astype(np.float32), None, source="synthetic uniform")
+            else:
+                raise CodesignError(f"unknown dataset {kind!r}; choose one of {', '.join(DATASETS)} or give data.path")
+        if n is not None:
+            data = Data(data.x[:n], None if data.y is None else data.y[:n],
+                        None if data.x48 is None else data.x48[:n], data.source)
+        scale = getattr(self.zoo_model(), "input_scale", 1.0)
+        if scale != 1.0:
+            data.x = (data.x * scale).astype(np.float32)
+        return data
+
+    def _path(self, p) -> Path:
+        path = Path(p).expanduser()
+        return path if path.is_absolute() else self.base / path
+
+    def sha256(self) -> str:
+        return hashlib.sha256(yaml.safe_dump(self.raw, sort_keys=True).encode()).hexdigest()
+
+
+def _load_npz(path: Path, xkey: str, ykey: str | None, metric: str) -> Data:
+    if not path.is_file():
+        raise CodesignError(f"data file not found: {path}")
+    try:
+        arrays = np.load(path, allow_pickle=False)
+        keys = set(arrays.files)
+    except Exception as exc:  # numpy raises several types for a bad archive
+        raise CodesignError(f"cannot read {path} as .npz: {str(exc).splitlines()[0]}") from None
+    if xkey not in keys:
+        raise CodesignError(f"{path} has no array {xkey!r} (has: {', '.join(sorted(keys))})")
+    if ykey and ykey not in keys:
+        raise CodesignError(f"{path} has no array {ykey!r} (has: {', '.join(sorted(keys))})")
+    if metric == "mispredict" and not ykey:
+        raise CodesignError("metric mispredict needs labels: set data.y in the design")
+    x = np.asarray(arrays[xkey], dtype=np.float32)
+    y = np.asarray(arrays[ykey]) if ykey else None
+    if y is not None and len(y) != len(x):
+        raise CodesignError(f"{path}: {xkey} has {len(x)} rows but {ykey} has {len(y)}")
+    return Data(x, y, source=str(path))

@@ -1,0 +1,48 @@
+"""hls4ml C-simulation of the same ModelGraph QNet is built from: the `hls` level of `codesign verify`.
+
+hls4ml writes the project and compiles it with g++ into a shared library (no Vivado needed for C-sim).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+
+import numpy as np
+
+from codesign.errors import CodesignError
+
+
+class Hls4mlCsim:
+    def __init__(self, keras_model, input_type=None, backend: str = "Vivado", workdir: str | None = None):
+        from codesign.ir.from_keras import check_keras, quiet_stdout, strip_fkeras, to_hls4ml
+
+        if shutil.which("g++") is None:
+            raise CodesignError("hls level needs g++ (apt-get install g++)")
+        check_keras(keras_model)
+        self._tmp = None if workdir else tempfile.mkdtemp(prefix="codesign-csim-")
+        out = os.path.join(workdir or self._tmp, "hls4ml_prj")
+        self.graph = to_hls4ml(strip_fkeras(keras_model), input_type, output_dir=out, backend=backend)
+        with quiet_stdout():
+            try:
+                self.graph.compile()
+            except Exception as exc:
+                raise CodesignError(f"hls4ml C-sim build failed: {str(exc).splitlines()[0]}") from None
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        # double in, double out: every fixed-point output value is exact in a double
+        x = np.ascontiguousarray(np.asarray(x, dtype=np.float32).astype(np.float64))
+        from codesign.ir.from_keras import quiet_stdout
+
+        with quiet_stdout():
+            y = self.graph.predict(x)
+        return np.asarray(y, dtype=np.float64).reshape(len(x), -1)
+
+    def close(self):
+        if self._tmp:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp = None
+
+    def __del__(self):
+        self.close()

@@ -1,0 +1,62 @@
+"""Per-sample cost of model outputs: EMD (autoencoders, via the float decoder), mispredictions, MSE.
+
+ΔC = max(mean faulty cost − mean fault-free cost, 0); a bit is sensitive iff ΔC > 0. Campaigns evaluate the
+faulty cost on the same rows as the fault-free one; for `mispredict` those are the rows the fault-free model gets
+right, so the per-sample faulty cost is 0/1 and ΔC is the fraction the fault turns wrong.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from codesign.errors import CodesignError
+
+
+class Cost:
+    """Cost of on-chip outputs (floats, batch first) for one design's data."""
+
+    def __init__(self, metric: str, data, decoder=None, geometry=None, reference: np.ndarray | None = None):
+        self.metric = metric
+        self.data = data
+        self.decoder = decoder
+        self.geometry = geometry
+        self.reference = reference  # fault-free outputs (mse without labels)
+        if metric == "mispredict" and data.y is None:
+            raise CodesignError("metric mispredict needs labels (data.y)")
+        if metric == "emd" and (decoder is None or data.x48 is None):
+            raise CodesignError("metric emd needs an ECON-T decoder and HGCAL data (x48)")
+
+    @classmethod
+    def for_design(cls, design, reference=None) -> "Cost":
+        zm = design.zoo_model()
+        geometry = None
+        if design.metric == "emd":
+            from codesign.data.hgcal import load_geometry
+
+            geometry = load_geometry(design.data_dir)
+        return cls(design.metric, design.dataset(), zm.decoder, geometry, reference)
+
+    def per_sample(self, outputs: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+        """Cost of each row of ``outputs``; ``rows`` says which data rows they are (default: all, in order)."""
+        sel = slice(None) if rows is None else rows
+        out = np.asarray(outputs, dtype=np.float64).reshape(len(outputs), -1)
+        if self.metric == "mispredict":
+            # argmax ties go to the lowest class index, as numpy's argmax does
+            return (np.argmax(out, axis=1) != np.asarray(self.data.y)[sel].reshape(-1)).astype(np.float64)
+        if self.metric == "mse":
+            target = self.data.y if self.data.y is not None else self.reference
+            if target is None:
+                raise CodesignError("metric mse needs labels (data.y) or fault-free reference outputs")
+            t = np.asarray(target, dtype=np.float64)[sel].reshape(len(out), -1)
+            if t.shape != out.shape:
+                raise CodesignError(f"mse target shape {t.shape[1:]} does not match model outputs {out.shape[1:]}")
+            return np.mean((out - t) ** 2, axis=1)
+        from codesign.data.hgcal import to_48
+        from codesign.metrics.emd import emd
+
+        decoded = self.decoder.predict(out.astype(np.float32), batch_size=4096, verbose=0)
+        return emd(self.data.x48[sel], to_48(decoded, self.geometry), self.geometry)
+
+
+def delta_cost(faulty_mean: float, fault_free_mean: float) -> float:
+    return max(float(faulty_mean) - float(fault_free_mean), 0.0)

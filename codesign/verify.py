@@ -1,0 +1,50 @@
+"""Cross-level fidelity: run the same quantized inputs through QKeras and every translation, count mismatches.
+
+QKeras is the reference. Inputs are first quantized to the chip's input type (what the input port receives) and
+QKeras gets those exact values, so a model without an input quantizer is compared on the same numbers as the chip.
+A mismatch is an input row whose outputs differ from QKeras in any element (exact comparison, no tolerance).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from codesign.errors import CodesignError
+from codesign.sim.forward import predict, quantize_input
+
+LEVELS = ("qkeras", "sim", "hls")
+
+
+def parse_levels(text: str | list[str]) -> list[str]:
+    levels = [t.strip() for t in (text.split(",") if isinstance(text, str) else text) if t.strip()]
+    bad = [l for l in levels if l not in LEVELS]
+    if bad or not levels:
+        raise CodesignError(f"unknown level(s) {', '.join(bad) or '(none)'}; choose from {', '.join(LEVELS)}")
+    return levels
+
+
+def verify(keras_model, qnet, x: np.ndarray, levels=("qkeras", "sim"), batch_size: int = 4096) -> dict:
+    levels = parse_levels(list(levels))
+    codes = quantize_input(qnet, np.asarray(x))  # also checks the input shape
+    xq = qnet.input_type.to_float(codes).astype(np.float32)
+    ref = np.asarray(keras_model.predict(xq, batch_size=batch_size, verbose=0), dtype=np.float64).reshape(len(x), -1)
+    result = {"model": qnet.name, "n_inputs": int(len(x)), "reference": "qkeras", "mismatches": {}, "max_abs_diff": {}}
+    for level in levels:
+        if level == "qkeras":
+            out = ref
+        elif level == "sim":
+            out = predict(qnet, xq).reshape(len(x), -1)
+        else:
+            from codesign.hls.hls4ml_csim import Hls4mlCsim
+
+            csim = Hls4mlCsim(keras_model, qnet.input_type)
+            try:
+                out = csim.predict(xq)
+            finally:
+                csim.close()
+        if out.shape != ref.shape:
+            raise CodesignError(f"level {level} produced outputs of shape {out.shape}, QKeras {ref.shape}")
+        result["mismatches"][level] = int(np.sum(np.any(out != ref, axis=1)))
+        result["max_abs_diff"][level] = float(np.max(np.abs(out - ref))) if len(out) else 0.0
+    result["ok"] = all(v == 0 for v in result["mismatches"].values())
+    return result

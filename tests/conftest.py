@@ -1,0 +1,22 @@
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def data_dir():
+    """The real data directory; tests that need it are skipped with the reason printed (CI sets it)."""
+    path = os.environ.get("CODESIGN_DATA")
+    if not path or not os.path.isdir(os.path.join(path, "data")):
+        pytest.skip("CODESIGN_DATA is not set to a folder holding data/ and models/: real-data test skipped")
+    return path
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_cache(tmp_path_factory):
+    """Trained zoo models go to a cache; keep the user's unless CI/the caller chose one."""
+    if "CODESIGN_CACHE" not in os.environ:
+        os.environ["CODESIGN_CACHE"] = str(tmp_path_factory.mktemp("codesign-cache"))
+    yield
