@@ -105,6 +105,9 @@ class Design:
 
                 keras_model = load_model(self._path(self.model["path"]))
                 zm = zoo.ZooModel(self.name, keras_model, None, self.metric, None, "user")
+            from codesign.ir.from_keras import onchip_part
+
+            zm.onchip = onchip_part(zm.onchip)
             if self.model.get("input_precision"):
                 zm.input_precision = self.model["input_precision"]
             self._cache["model"] = zm

@@ -313,6 +313,6 @@ def test_real_zoo_cifar(real_data, name):
 
 def test_real_smartpixel_trains(real_data):
     pytest.importorskip("codesign.data.smartpixel", reason="codesign.data.smartpixel (the data loader) is missing")
-    model = smartpixel.train_smartpixel("s", data_dir=real_data, seed=0, epochs=1)
+    model = smartpixel.train_smartpixel("s", data_dir=real_data, seed=0, epochs=2)
     assert model.output_shape == (None, 2)
-    assert model.codesign_test_accuracy > 0.6  # balanced binary task; ~0.68 after the full recipe
+    assert model.codesign_test_accuracy > 0.62  # 52 % majority class; 0.66 after 2 epochs, 0.68 after 12

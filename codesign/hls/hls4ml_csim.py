@@ -16,10 +16,11 @@ from codesign.errors import CodesignError
 
 class Hls4mlCsim:
     def __init__(self, keras_model, input_type=None, backend: str = "Vivado", workdir: str | None = None):
-        from codesign.ir.from_keras import check_keras, quiet_stdout, strip_fkeras, to_hls4ml
+        from codesign.ir.from_keras import check_keras, onchip_part, quiet_stdout, strip_fkeras, to_hls4ml
 
         if shutil.which("g++") is None:
             raise CodesignError("hls level needs g++ (apt-get install g++)")
+        keras_model = onchip_part(keras_model)
         check_keras(keras_model)
         self._tmp = None if workdir else tempfile.mkdtemp(prefix="codesign-csim-")
         out = os.path.join(workdir or self._tmp, "hls4ml_prj")

@@ -89,6 +89,18 @@ def check_keras(model) -> None:
         prev = layer
 
 
+def onchip_part(model):
+    """Drop a trailing softmax: the chip outputs logits and argmax (the classifier's decision) is unchanged."""
+    last = model.layers[-1]
+    if type(last).__name__ in ("Activation", "Softmax") and (
+            type(last).__name__ == "Softmax" or _activation_name(last) == "softmax"):
+        import tensorflow as tf
+
+        log.info("dropping the final softmax %s: it is not on chip (logits out, same argmax)", last.name)
+        return tf.keras.Model(model.inputs, last.input, name=model.name)
+    return model
+
+
 def strip_fkeras(model):
     """FKeras' FQDense/FQConv2D are QKeras layers with extra constructor arguments: rebuild them as QDense/QConv2D."""
     if not any(type(l).__name__ in ("FQDense", "FQConv2D") for l in model.layers):
@@ -244,6 +256,7 @@ def from_keras(model, name: str | None = None, input_type: FixedType | str | Non
     """QNet of a QKeras model (the on-chip part: an encoder or a classifier)."""
     if isinstance(input_type, str):
         input_type = FixedType.parse(input_type)
+    model = onchip_part(model)
     check_keras(model)
     model = strip_fkeras(model)
     with tempfile.TemporaryDirectory(prefix="codesign-hls4ml-") as tmp:

@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import re
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -183,7 +184,9 @@ def save_model_atomic(model, path: str | os.PathLike) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
-        model.save(str(tmp), save_format="h5", include_optimizer=False)
+        with warnings.catch_warnings():  # "HDF5 is legacy", "quantizer is not a Constraint": both harmless here
+            warnings.simplefilter("ignore", UserWarning)
+            model.save(str(tmp), save_format="h5", include_optimizer=False)
         os.replace(tmp, target)
     finally:
         if tmp.exists():
