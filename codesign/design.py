@@ -58,7 +58,9 @@ class Design:
         if not path.is_file():
             raise CodesignError(f"design file not found: {path}")
         try:
-            raw = yaml.safe_load(path.read_text())
+            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except UnicodeDecodeError:
+            raise CodesignError(f"malformed YAML in {path}: not UTF-8 text") from None
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f" at line {mark.line + 1}" if mark else ""
@@ -72,14 +74,24 @@ class Design:
         missing = [k for k in ("name", "model", "metric") if k not in raw]
         if missing:
             raise CodesignError(f"{origin}: missing key(s) {', '.join(missing)}")
+        name = raw["name"]
+        if isinstance(name, bool) or not isinstance(name, (str, int)):
+            raise CodesignError(f"{origin}: name must be a string")
+        name = str(name)
         model = raw["model"]
         if isinstance(model, str):
             model = {"zoo": model} if not model.endswith((".h5", ".hdf5")) else {"path": model}
         if not isinstance(model, dict) or not ({"zoo", "path"} & set(model)):
             raise CodesignError(f"{origin}: model needs 'zoo: NAME' or 'path: FILE.h5'")
+        for key in ("zoo", "path", "input_precision"):
+            if key in model and not isinstance(model[key], str):
+                raise CodesignError(f"{origin}: model.{key} must be a string")
         data = raw.get("data") or {}
         if not isinstance(data, dict):
             raise CodesignError(f"{origin}: data must be a mapping (path/x/y or dataset)")
+        for key in ("path", "x", "y", "dataset", "split", "file"):
+            if data.get(key) is not None and not isinstance(data[key], str):
+                raise CodesignError(f"{origin}: data.{key} must be a string")
         metric = raw["metric"]
         if metric not in METRICS:
             raise CodesignError(f"{origin}: unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
@@ -89,7 +101,7 @@ class Design:
         seed = raw.get("seed", 0)
         if not isinstance(seed, int):
             raise CodesignError(f"{origin}: seed must be an integer")
-        return cls(str(raw["name"]), model, data, metric, seed, samples, Path(base or Path.cwd()), raw, data_dir)
+        return cls(name, model, data, metric, seed, samples, Path(base or Path.cwd()), raw, data_dir)
 
     # --- model -----------------------------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from codesign import __version__
+from codesign.errors import CodesignError
 from codesign.metrics.cost import Cost
 from codesign.outdir import atomic_dir
 from codesign.verify import verify
@@ -44,6 +45,11 @@ def sha256_file(path) -> str:
 
 def run(design, out: str | Path = "out", levels=("qkeras", "sim")) -> dict:
     """Run the flow on ``design`` (a :class:`codesign.design.Design`); returns the summary that is also written."""
+    name = design.name
+    if not name or name in (".", "..") or name.startswith(".") or any(c in name for c in "/\\\0"):
+        raise CodesignError(f"design name {name!r} must be a plain directory name (no '/', not starting with '.')")
+    if Path(out).exists() and not Path(out).is_dir():
+        raise CodesignError(f"output directory {out} exists and is not a directory")
     qnet = design.qnet()
     zm = design.zoo_model()
     data = design.dataset()

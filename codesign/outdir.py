@@ -7,13 +7,18 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from codesign.errors import CodesignError
+
 
 @contextlib.contextmanager
 def atomic_dir(final: str | Path):
     """Yield a temporary directory that replaces ``final`` on success and vanishes on any error."""
     final = Path(final)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
+    except OSError as exc:
+        raise CodesignError(f"cannot create output directory {final}: {exc.strerror or exc}") from None
     try:
         yield tmp
     except BaseException:

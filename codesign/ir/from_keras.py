@@ -245,6 +245,9 @@ def from_graph(graph, name: str, keras_model=None) -> QNet:
             raise CodesignError(f"layer {hl.name} ({cls}) is not supported on chip")
     if input_type is None:
         raise CodesignError("hls4ml graph has no input layer")
+    from codesign.ir.thresholds import fold_batchnorm
+
+    layers = fold_batchnorm(layers, input_type, keras_model)
     for layer in layers:
         if isinstance(layer, Dense) and layer.kernel.shape[-1] != layer.out_shape[-1]:
             raise CodesignError(f"layer {layer.name}: kernel shape {layer.kernel.shape} does not match its output")

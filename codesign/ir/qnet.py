@@ -99,12 +99,34 @@ class BatchNorm(Layer):
 
 
 @dataclass
+class Threshold(Layer):
+    """A BatchNormalization and the quantizing activation after it, as per-channel thresholds on the input codes.
+
+    QKeras evaluates ``quantizer(BN(x))`` in float32; no fixed-point multiply-add reproduces float32 rounding, but
+    the composition is a monotonic step function of the integer input code, so it is exactly a set of
+    thresholds: ``out = min_code + #{k : direction[c] * x >= thresholds[c, k]}`` (comparators in hardware, as in
+    FINN's multi-threshold units). ``bn`` names the Keras BatchNormalization layer.
+    """
+
+    thresholds: np.ndarray = field(repr=False, default=None)  # (channels, levels) int64, non-decreasing per row
+    direction: np.ndarray = field(repr=False, default=None)  # (channels,) +1 / -1 (negative BN scale)
+    bn: str = ""
+
+    kind = "threshold"
+
+    def attrs(self):
+        return {"bn": self.bn}
+
+    def arrays(self):
+        return {"thresholds": self.thresholds, "direction": self.direction}
+
+
+@dataclass
 class Reshape(Layer):
     kind = "reshape"
 
 
-LAYER_KINDS = {cls.kind: cls for cls in (Dense, Conv2D, Activation, BatchNorm, Reshape)}
-_ARRAYS = ("kernel", "bias", "scale")
+LAYER_KINDS = {cls.kind: cls for cls in (Dense, Conv2D, Activation, BatchNorm, Threshold, Reshape)}
 
 
 @dataclass
@@ -161,8 +183,11 @@ class QNet:
         }
 
     def arrays(self) -> dict[str, np.ndarray]:
-        return {f"{i}/{t}": np.asarray(codes, dtype=np.int64)
-                for i, l in enumerate(self.layers) for t, (codes, _) in _all_params(l).items()}
+        out = {}
+        for i, l in enumerate(self.layers):
+            arrays = l.arrays() if hasattr(l, "arrays") else {t: c for t, (c, _) in _all_params(l).items()}
+            out.update({f"{i}/{t}": np.asarray(a, dtype=np.int64) for t, a in arrays.items()})
+        return out
 
     def fingerprint(self) -> str:
         """sha256 of the header and all codes: a design hash for result stores and plans."""
@@ -191,8 +216,10 @@ class QNet:
         for i, d in enumerate(header["layers"]):
             kls = LAYER_KINDS[d["kind"]]
             kw = {"name": d["name"], "out_type": FixedType.from_dict(d["out_type"]), "out_shape": tuple(d["out_shape"])}
+            for key in data.files:
+                if key.startswith(f"{i}/"):
+                    kw[key.split("/", 1)[1]] = data[key]
             for t, ty in d.get("param_types", {}).items():
-                kw[t] = data[f"{i}/{t}"]
                 kw[f"{t}_type"] = FixedType.from_dict(ty)
             if "accum_type" in d:
                 kw["accum_type"] = FixedType.from_dict(d["accum_type"])
@@ -200,8 +227,9 @@ class QNet:
                 kw["strides"], kw["pads"] = tuple(d["strides"]), tuple(d["pads"])
             if "use_bias" in d:
                 kw["use_bias"] = d["use_bias"]
-            if "function" in d:
-                kw["function"] = d["function"]
+            for key in ("function", "bn"):
+                if key in d:
+                    kw[key] = d[key]
             layers.append(kls(**kw))
         return cls(header["name"], tuple(header["input_shape"]), FixedType.from_dict(header["input_type"]), layers,
                    header.get("meta", {}))

@@ -12,7 +12,8 @@ import numpy as np
 
 from codesign.errors import CodesignError
 from codesign.ir.fixed import FixedType, cast, quantize_float
-from codesign.ir.qnet import Activation, BatchNorm, Conv2D, Dense, QNet, Reshape
+from codesign.ir.qnet import Activation, BatchNorm, Conv2D, Dense, QNet, Reshape, Threshold
+from codesign.ir.thresholds import apply_thresholds
 
 _FLOAT_EXACT = 2**52  # every partial sum below this is exact in float64
 
@@ -95,6 +96,8 @@ def run_layer(layer, x: np.ndarray, x_type: FixedType, params: dict | None = Non
         y = (x * layer.scale) << (frac - prod_frac)
         y = y + (layer.bias.astype(np.int64) << (frac - layer.bias_type.frac))
         return cast(y, frac, layer.out_type)
+    if isinstance(layer, Threshold):
+        return apply_thresholds(layer, x)
     if isinstance(layer, Reshape):
         return x.reshape((x.shape[0],) + tuple(layer.out_shape))
     raise CodesignError(f"simulator has no rule for layer {layer.name} ({type(layer).__name__})")

@@ -1,0 +1,69 @@
+"""Acceptance: sim and hls4ml C-sim bit-exact with QKeras on the real models and data (needs CODESIGN_DATA).
+
+The digits designs need no data directory and always run.
+"""
+
+import numpy as np
+import pytest
+
+from codesign.design import Design
+from codesign.verify import verify
+
+ECONT_EMD_CALQ = {"s": 1.505, "m": 1.074, "l": 0.813}  # measured upstream (models README)
+
+
+def _design(name, data_dir=None, **data):
+    raw = {"name": name, "model": {"zoo": name}, "metric": "mispredict", "seed": 0}
+    if data:
+        raw["data"] = data
+    return Design.from_dict(raw, data_dir=data_dir)
+
+
+@pytest.mark.parametrize("size", ["s", "m", "l"])
+def test_econt_all_hgcal_rows_sim_and_hls(size, data_dir):
+    from codesign.data import hgcal
+
+    design = _design(f"econt_{size}", data_dir)
+    zm = design.zoo_model()
+    x = np.concatenate([hgcal.load_hgcal(f, data_dir=data_dir)[0] for f in hgcal.DATASETS])
+    assert len(x) == 101_868
+    r = verify(zm.onchip, design.qnet(), x, levels=["qkeras", "sim", "hls"])
+    assert r["mismatches"] == {"qkeras": 0, "sim": 0, "hls": 0}, r
+
+
+@pytest.mark.parametrize("size", ["s", "m", "l"])
+def test_econt_fault_free_emd_on_calq(size, data_dir):
+    from codesign.metrics.cost import Cost
+    from codesign.sim.forward import predict
+
+    design = Design.from_dict({"name": f"econt_{size}", "model": {"zoo": f"econt_{size}"}, "metric": "emd",
+                               "data": {"dataset": "hgcal", "file": "CALQ_output"}}, data_dir=data_dir)
+    data = design.dataset()
+    assert len(data.x) == 6050
+    cost = Cost.for_design(design).per_sample(predict(design.qnet(), data.x))
+    assert abs(cost.mean() - ECONT_EMD_CALQ[size]) < 0.01, cost.mean()
+
+
+@pytest.mark.parametrize("name", ["digits_s", "digits_m", "digits_l"])
+def test_digits_sim_and_hls(name):
+    design = _design(name, dataset="digits", split="all")
+    r = verify(design.zoo_model().onchip, design.qnet(), design.dataset().x, levels=["qkeras", "sim", "hls"])
+    assert r["n_inputs"] == 1797
+    assert r["mismatches"] == {"qkeras": 0, "sim": 0, "hls": 0}, r
+
+
+@pytest.mark.parametrize("name", ["smartpixel_s", "smartpixel_m", "smartpixel_l", "smartpixel_small_upstream",
+                                  "smartpixel_medium_upstream", "smartpixel_large_upstream",
+                                  "smartpixel_large2_upstream"])
+def test_smartpixel_sim_and_hls(name, data_dir):
+    design = _design(name, data_dir, dataset="smartpixel", split="all")
+    r = verify(design.zoo_model().onchip, design.qnet(), design.dataset().x, levels=["qkeras", "sim", "hls"])
+    assert r["n_inputs"] == 59_060
+    assert r["mismatches"] == {"qkeras": 0, "sim": 0, "hls": 0}, r
+
+
+@pytest.mark.parametrize("name", ["cifar10_tiny", "cifar10_tiny2"])
+def test_cifar_generated_inputs_sim_and_hls(name, data_dir):
+    design = _design(name, data_dir, dataset="synthetic", n=500)
+    r = verify(design.zoo_model().onchip, design.qnet(), design.dataset().x, levels=["qkeras", "sim", "hls"])
+    assert r["mismatches"] == {"qkeras": 0, "sim": 0, "hls": 0}, r
