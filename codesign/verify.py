@@ -37,7 +37,7 @@ def verify(keras_model, qnet, x: np.ndarray, levels=("qkeras", "sim"), batch_siz
         else:
             from codesign.hls.hls4ml_csim import Hls4mlCsim
 
-            csim = Hls4mlCsim(keras_model, qnet.input_type)
+            csim = Hls4mlCsim(keras_model, qnet)
             try:
                 out = csim.predict(xq)
             finally:

@@ -49,7 +49,8 @@ def _randomize(model, seed):
             continue
         if type(layer).__name__ == "BatchNormalization":
             g, b, m, v = ws
-            layer.set_weights([rng.uniform(0.5, 2, g.shape), rng.normal(0, 0.3, b.shape),
+            layer.set_weights([np.where(np.arange(g.size) % 2, -1.0, 1.0) * rng.uniform(0.5, 2, g.shape),  # negative slopes too
+                                rng.normal(0, 0.3, b.shape),
                                rng.normal(0, 0.3, m.shape), rng.uniform(0.5, 2, v.shape)])
         else:
             layer.set_weights([rng.normal(0, 0.5, w.shape).astype(np.float32) for w in ws])

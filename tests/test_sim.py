@@ -27,13 +27,16 @@ def test_conv_dense_bit_exact_with_qkeras(stride, padding):
     assert np.std(predict(qnet, _inputs(model))) > 0
 
 
-def test_batchnorm_after_quantized_layer_bit_exact():
-    model = tiny_mlp(bn=True)
+@pytest.mark.parametrize("build", [lambda: tiny_mlp(bn=True), lambda: tiny_cnn(1, "same", bn=True)],
+                         ids=["dense-bn", "conv-bn"])
+def test_batchnorm_after_quantized_layer_bit_exact(build):
+    """BN + quantizer is folded to thresholds: exact with QKeras' float32 BN in the simulator and in C-sim."""
+    model = build()
     qnet = from_keras(model)
-    kinds = [l.kind for l in qnet.layers]
-    assert "batchnorm" in kinds
-    r = verify(model, qnet, _inputs(model, n=2000), levels=["sim"])
-    assert r["mismatches"]["sim"] == 0, r
+    th = [l for l in qnet.layers if l.kind == "threshold"]
+    assert len(th) == 1 and set(th[0].direction.tolist()) == {-1, 1}  # both slope signs exercised
+    r = verify(model, qnet, _inputs(model, n=3000), levels=["qkeras", "sim", "hls"])
+    assert r["mismatches"] == {"qkeras": 0, "sim": 0, "hls": 0}, r
 
 
 def test_no_bias_layer_has_no_bias_bits():

@@ -15,7 +15,7 @@ from codesign.errors import CodesignError
 
 
 class Hls4mlCsim:
-    def __init__(self, keras_model, input_type=None, backend: str = "Vivado", workdir: str | None = None):
+    def __init__(self, keras_model, qnet, backend: str = "Vivado", workdir: str | None = None):
         from codesign.ir.from_keras import check_keras, onchip_part, quiet_stdout, strip_fkeras, to_hls4ml
 
         if shutil.which("g++") is None:
@@ -24,7 +24,10 @@ class Hls4mlCsim:
         check_keras(keras_model)
         self._tmp = None if workdir else tempfile.mkdtemp(prefix="codesign-csim-")
         out = os.path.join(workdir or self._tmp, "hls4ml_prj")
-        self.graph = to_hls4ml(strip_fkeras(keras_model), input_type, output_dir=out, backend=backend)
+        from codesign.hls.multithreshold import install
+
+        self.graph = to_hls4ml(strip_fkeras(keras_model), qnet.input_type, output_dir=out, backend=backend)
+        install(self.graph, qnet)
         with quiet_stdout():
             try:
                 self.graph.compile()
