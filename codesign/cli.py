@@ -108,6 +108,55 @@ def cmd_run(args) -> int:
     return 0 if s["fidelity"]["ok"] else 1
 
 
+def _load_design(args):
+    from codesign.design import Design
+
+    design = Design.load(args.design, data_dir=args.data_dir)
+    if getattr(args, "samples", None) is not None:
+        if args.samples <= 0:
+            raise CodesignError("--samples must be a positive integer")
+        design.samples = args.samples
+    return design
+
+
+def cmd_oracle(args) -> int:
+    from codesign.campaign import api
+
+    s = api.oracle(_load_design(args), args.out, workers=args.workers, scheduler=args.scheduler,
+                   weights_only=args.weights_only)
+    print(f"{s['design']}: {s['bits']} bits on {s['rows']} rows, fault-free {s['metric']} {s['cost_fault_free']:.6g}")
+    print(f"  sensitive {s['sensitive']} ({100 * s['sensitive_fraction']:.2f} %); weight bits "
+          f"{s['weight_bits_sensitive']}/{s['weight_bits']} ({100 * s['weight_sensitive_fraction']:.2f} %)")
+    print(f"  ΔC sum {s['delta_cost_sum']:.6g}; weights {s['weights_delta_cost_sum']:.6g} of which MSB "
+          f"{s['weights_msb_delta_cost_sum']:.6g}")
+    print(f"  written to {s['out']}")
+    return 0
+
+
+def cmd_campaign(args) -> int:
+    from codesign.campaign import api
+    from codesign.campaign.faults import FaultModel
+
+    design = _load_design(args)
+    model = FaultModel(args.fault_model, flips=args.flips, rate=args.rate, trials=args.trials,
+                       weights_only=args.weights_only, seed=design.seed if args.seed is None else args.seed)
+    s = api.campaign(design, model, args.out, protect=args.protect, workers=args.workers, scheduler=args.scheduler)
+    print(f"{s['design']}: {s['trials']} {args.fault_model} trials on {s['rows']} rows "
+          f"(mean {s['mean_flips_applied']:.1f} flips applied of {s['mean_flips_drawn']:.1f} drawn)")
+    print(f"  mean ΔC {s['mean_delta_cost']:.6g}, error rate {100 * s['error_rate']:.2f} %")
+    print(f"  written to {s['out']}")
+    return 0
+
+
+def _campaign_options(s) -> None:
+    s.add_argument("design")
+    s.add_argument("--out", default="out")
+    s.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
+    s.add_argument("--scheduler", help="Dask distributed scheduler address, e.g. tcp://host:8786")
+    s.add_argument("--samples", type=int, help="evaluate on the first N rows")
+    s.add_argument("--weights-only", action="store_true", help="only kernel bits (FKeras' fault space)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="codesign", description=__doc__.splitlines()[0])
     p.add_argument("--data-dir", help="directory holding data/ and models/ (default: $CODESIGN_DATA)")
@@ -134,6 +183,20 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", default="out")
     s.add_argument("--samples", type=int, help="evaluate on the first N rows")
     s.set_defaults(func=cmd_run)
+
+    s = sub.add_parser("oracle", help="exhaustive single-bit campaign: ΔC of every weight and bias bit")
+    _campaign_options(s)
+    s.set_defaults(func=cmd_oracle)
+
+    s = sub.add_parser("campaign", help="multi-bit or bit-error-rate fault campaign")
+    _campaign_options(s)
+    s.add_argument("--fault-model", default="multibit", help="multibit | ber | single")
+    s.add_argument("--flips", type=int, help="bits flipped per trial (multibit)")
+    s.add_argument("--rate", type=float, help="bit error rate in (0, 1) (ber)")
+    s.add_argument("--trials", type=int, default=100)
+    s.add_argument("--seed", type=int, help="default: the design's seed")
+    s.add_argument("--protect", help="protection plan (JSON): protected bits never flip")
+    s.set_defaults(func=cmd_campaign)
     return p
 
 

@@ -15,7 +15,7 @@ from codesign.errors import CodesignError
 
 
 class Hls4mlCsim:
-    def __init__(self, keras_model, qnet, backend: str = "Vivado", workdir: str | None = None):
+    def __init__(self, keras_model, qnet, backend: str = "Vivado", workdir: str | None = None, opt: str = "-O1"):
         from codesign.ir.from_keras import check_keras, onchip_part, quiet_stdout, strip_fkeras, to_hls4ml
 
         if shutil.which("g++") is None:
@@ -30,7 +30,9 @@ class Hls4mlCsim:
         install(self.graph, qnet)
         with quiet_stdout():
             try:
-                self.graph.compile()
+                self.graph.write()
+                _lower_optimization(out, opt)
+                self.graph._compile()
             except Exception as exc:
                 raise CodesignError(f"hls4ml C-sim build failed: {str(exc).splitlines()[0]}") from None
 
@@ -50,3 +52,13 @@ class Hls4mlCsim:
 
     def __del__(self):
         self.close()
+
+
+def _lower_optimization(project: str, opt: str) -> None:
+    """hls4ml builds C-sim with -O3; on fully unrolled CNNs g++ then needs >10 min and 5 GB. ap_types arithmetic
+    is exact integer code, so the optimization level cannot change results, only build and run time."""
+    path = os.path.join(project, "build_lib.sh")
+    with open(path) as f:
+        text = f.read()
+    with open(path, "w") as f:
+        f.write(text.replace('CFLAGS="-O3 -fPIC"', f'CFLAGS="{opt} -fPIC"'))

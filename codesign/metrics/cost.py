@@ -13,7 +13,11 @@ from codesign.errors import CodesignError
 
 
 class Cost:
-    """Cost of on-chip outputs (floats, batch first) for one design's data."""
+    """Cost of on-chip outputs (floats, batch first) for one design's data.
+
+    A row's cost depends on that row alone (never on the batch it is computed in), so incremental evaluation of
+    the changed rows gives exactly the numbers a full re-evaluation gives. Picklable: campaign workers get a copy.
+    """
 
     def __init__(self, metric: str, data, decoder=None, geometry=None, reference: np.ndarray | None = None):
         self.metric = metric
@@ -29,12 +33,16 @@ class Cost:
     @classmethod
     def for_design(cls, design, reference=None) -> "Cost":
         zm = design.zoo_model()
-        geometry = None
+        geometry = decoder = None
         if design.metric == "emd":
             from codesign.data.hgcal import load_geometry
+            from codesign.metrics.decoder import FloatDecoder
 
             geometry = load_geometry(design.data_dir)
-        return cls(design.metric, design.dataset(), zm.decoder, geometry, reference)
+            if zm.decoder is None:
+                raise CodesignError("metric emd needs an autoencoder with a float decoder (the ECON-T zoo models)")
+            decoder = FloatDecoder.from_keras(zm.decoder)
+        return cls(design.metric, design.dataset(), decoder, geometry, reference)
 
     def per_sample(self, outputs: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
         """Cost of each row of ``outputs``; ``rows`` says which data rows they are (default: all, in order)."""
@@ -54,8 +62,7 @@ class Cost:
         from codesign.data.hgcal import to_48
         from codesign.metrics.emd import emd
 
-        decoded = self.decoder.predict(out.astype(np.float32), batch_size=4096, verbose=0)
-        return emd(self.data.x48[sel], to_48(decoded, self.geometry), self.geometry)
+        return emd(self.data.x48[sel], to_48(self.decoder(out), self.geometry), self.geometry)
 
 
 def delta_cost(faulty_mean: float, fault_free_mean: float) -> float:

@@ -68,24 +68,29 @@ def im2col(x: np.ndarray, kh: int, kw: int, strides: tuple, pads: tuple) -> np.n
     return win.transpose(0, 1, 2, 4, 5, 3).reshape(n, oh, ow, kh * kw * c)
 
 
+def layer_inputs(layer, x: np.ndarray) -> np.ndarray:
+    """The 2-D operand of a weighted layer's matmul: (rows, n_in) for Dense, im2col patches for Conv2D."""
+    if isinstance(layer, Conv2D):
+        kh, kw = layer.kernel.shape[:2]
+        cols = im2col(x, kh, kw, layer.strides, layer.pads)
+        return cols.reshape(-1, cols.shape[-1])
+    return x.reshape(x.shape[0], -1)
+
+
+def accumulate(layer, x2d: np.ndarray, x_type: FixedType, params: dict | None = None) -> np.ndarray:
+    """accum_t codes of a Dense/Conv2D layer for its 2-D operand (see :func:`layer_inputs`)."""
+    params = params or {}
+    k = params.get("kernel", layer.kernel)
+    b = params.get("bias", layer.bias)
+    return _accumulate(x2d, x_type, k.reshape(-1, k.shape[-1]), layer.kernel_type, b, layer.bias_type,
+                       layer.accum_type)
+
+
 def run_layer(layer, x: np.ndarray, x_type: FixedType, params: dict | None = None) -> np.ndarray:
     """One layer on a batch of codes; ``params`` overrides the layer's tensors (a faulty kernel, say)."""
-    params = params or {}
-    if isinstance(layer, Conv2D):
-        k = params.get("kernel", layer.kernel)
-        b = params.get("bias", layer.bias)
-        kh, kw, cin, cout = k.shape
-        cols = im2col(x, kh, kw, layer.strides, layer.pads)
-        n, oh, ow, m = cols.shape
-        acc = _accumulate(cols.reshape(-1, m), x_type, k.reshape(m, cout), layer.kernel_type, b, layer.bias_type,
-                          layer.accum_type)
-        return cast(acc, layer.accum_type.frac, layer.out_type).reshape(n, oh, ow, cout)
-    if isinstance(layer, Dense):
-        k = params.get("kernel", layer.kernel)
-        b = params.get("bias", layer.bias)
-        acc = _accumulate(x.reshape(x.shape[0], -1), x_type, k, layer.kernel_type, b, layer.bias_type,
-                          layer.accum_type)
-        return cast(acc, layer.accum_type.frac, layer.out_type)
+    if isinstance(layer, Dense):  # Conv2D included
+        acc = accumulate(layer, layer_inputs(layer, x), x_type, params)
+        return cast(acc, layer.accum_type.frac, layer.out_type).reshape((x.shape[0],) + tuple(layer.out_shape))
     if isinstance(layer, Activation):
         if layer.function == "relu":
             x = np.where(x > 0, x, 0)

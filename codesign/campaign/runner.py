@@ -1,0 +1,130 @@
+"""Campaign runner: a plan of fault ids, an executor, and the durable store.
+
+Executors: in-process (``workers=1``), a local process pool (``workers=N``, spawned processes that never import
+TensorFlow: the evaluator is numpy + POT), or Dask distributed (``scheduler='tcp://host:port'``). Only this process
+writes the store, one transaction per finished chunk, so killing it at any moment loses at most the chunks in flight.
+Resuming = planning again and skipping the ids the store already holds.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+
+import numpy as np
+
+from codesign.campaign.store import Store
+from codesign.errors import CodesignError
+
+log = logging.getLogger(__name__)
+
+_STATE = None  # (evaluator, fault space) inside a worker process
+
+
+def _init_worker(state):
+    global _STATE
+    _STATE = state
+
+
+def evaluate_chunk(state, ids) -> list[tuple]:
+    evaluator, space = state
+    rows = []
+    for fid in ids:
+        drawn = space.drawn(int(fid))
+        bits = space.bits(int(fid))
+        o = evaluator.evaluate(bits)
+        rows.append((int(fid), " ".join(map(str, bits.tolist())), int(len(drawn)), o.delta_cost, o.faulty_cost,
+                     o.changed_rows))
+    return rows
+
+
+def _evaluate_in_worker(ids):
+    return evaluate_chunk(_STATE, ids)
+
+
+def _chunks(ids: np.ndarray, size: int) -> list[np.ndarray]:
+    return [ids[i: i + size] for i in range(0, len(ids), size)]
+
+
+def run(evaluator, space, store: Store, workers: int = 1, scheduler: str | None = None, chunk: int = 32,
+        progress: bool | None = None) -> int:
+    """Evaluate every planned fault not yet in ``store``; returns how many were evaluated now."""
+    if workers < 1:
+        raise CodesignError("--workers must be >= 1")
+    done = store.done_ids()
+    todo = np.array([f for f in space.fault_ids().tolist() if f not in done], dtype=np.int64)
+    if len(done):
+        log.info("resuming: %d faults stored, %d to go", len(done), len(todo))
+    if len(todo) == 0:
+        return 0
+    show = sys.stderr.isatty() if progress is None else progress
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(todo), unit="fault", disable=not show, smoothing=0.05)
+    state = (evaluator, space)
+    chunks = _chunks(todo, chunk)
+    t0 = time.perf_counter()
+    try:
+        if scheduler:
+            _run_dask(state, chunks, store, bar, scheduler)
+        elif workers == 1:
+            for ids in chunks:
+                store.add(evaluate_chunk(state, ids))
+                bar.update(len(ids))
+        else:
+            _run_pool(state, chunks, store, bar, workers)
+    finally:
+        bar.close()
+    log.info("%d faults in %.1f s", len(todo), time.perf_counter() - t0)
+    return len(todo)
+
+
+def _run_pool(state, chunks, store, bar, workers):
+    import multiprocessing as mp
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    # One BLAS thread per worker: the workers are the parallelism. Spawned children read this at numpy import.
+    saved = {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+    os.environ.update({k: "1" for k in saved})
+    try:
+        pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_init_worker,
+                                   initargs=(state,))
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    with pool:
+        pending = set()
+        queue = list(chunks)
+        while queue or pending:
+            while queue and len(pending) < 2 * workers:  # bounded in-flight work: a kill loses little
+                ids = queue.pop(0)
+                fut = pool.submit(_evaluate_in_worker, ids)
+                fut.n = len(ids)
+                pending.add(fut)
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                store.add(fut.result())
+                bar.update(fut.n)
+
+
+def _run_dask(state, chunks, store, bar, scheduler):
+    try:
+        from distributed import Client, as_completed
+    except ImportError:
+        raise CodesignError("--scheduler needs dask distributed (pip install distributed)") from None
+    try:
+        client = Client(scheduler, timeout=30)
+    except (OSError, TimeoutError) as exc:
+        raise CodesignError(f"cannot reach Dask scheduler {scheduler}: {exc}") from None
+    with client:
+        remote_state = client.scatter(state, broadcast=True)
+        futures = [client.submit(evaluate_chunk, remote_state, ids, pure=False) for ids in chunks]
+        sizes = {f.key: len(ids) for f, ids in zip(futures, chunks)}
+        for fut in as_completed(futures):
+            store.add(fut.result())
+            bar.update(sizes[fut.key])
