@@ -1,9 +1,11 @@
 """The float (off-chip) ECON-T decoder in numpy, row by row deterministic.
 
 Campaigns recompute the cost only for the rows a fault changes; ΔC is bit-identical to a full re-evaluation only if
-a row's cost does not depend on which other rows share its batch. TensorFlow's (and BLAS's) kernels change
-summation order with the batch size, so the decoder is evaluated here in float64 with ``einsum``, whose sum order
-per output element is fixed. It is also picklable and free of TensorFlow, so campaign workers never import it.
+a row's cost does not depend on which other rows share its batch. TensorFlow's kernels change summation order with
+the batch size, and BLAS takes other code paths for small or ragged matrices. So every layer here is one float64
+matrix product (a Conv2DTranspose becomes its dense (in, out) matrix: each entry is one kernel tap, exact) run on
+blocks of exactly ``BLOCK`` rows (zero padded): every row goes through the same BLAS call shape and kernel, whatever
+else is in its block. It is also picklable and free of TensorFlow, so campaign workers never import it.
 """
 
 from __future__ import annotations
@@ -19,9 +21,14 @@ _ACTIVATIONS = {
 }
 
 
+BLOCK = 64
+
+
 class FloatDecoder:
     def __init__(self, ops: list[tuple]):
+        # ops: ("matmul", W (in, out), bias (out,)) | ("act", name); inputs and outputs flattened per row
         self.ops = ops
+        self.out_shape = None
 
     @classmethod
     def from_keras(cls, model) -> "FloatDecoder":
@@ -34,14 +41,16 @@ class FloatDecoder:
                 continue
             if cls_name == "Dense":
                 k, b = (w.astype(np.float64) for w in layer.get_weights())
-                ops.append(("dense", k, b))
+                ops.append(("matmul", k, b))
             elif cls_name == "Conv2DTranspose":
                 if cfg.get("padding") != "same" or cfg.get("data_format", "channels_last") != "channels_last":
                     raise CodesignError(f"decoder layer {layer.name}: only same-padded channels_last supported")
                 k, b = (w.astype(np.float64) for w in layer.get_weights())
-                ops.append(("convT", k, b, tuple(cfg["strides"])))
+                in_shape = tuple(layer.input_shape[1:])
+                ops.append(("matmul", _conv_transpose_matrix(k, in_shape, tuple(cfg["strides"])),
+                            np.tile(b, int(np.prod(layer.output_shape[1:-1])))))
             elif cls_name == "Reshape":
-                ops.append(("reshape", tuple(cfg["target_shape"])))
+                pass  # channels-last reshapes keep the flat row order
             elif cls_name == "Activation":
                 act = cfg["activation"]
             else:
@@ -50,34 +59,45 @@ class FloatDecoder:
                 raise CodesignError(f"decoder layer {layer.name}: activation {act!r} not supported")
             if act != "linear":
                 ops.append(("act", act))
-        return cls(ops)
+        dec = cls(ops)
+        dec.out_shape = tuple(model.output_shape[1:])
+        return dec
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        y = np.asarray(x, dtype=np.float64)
+        x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
+        n = len(x)
+        padded = np.zeros((-(-n // BLOCK) * BLOCK, x.shape[1]))
+        padded[:n] = x
+        out = [self._block(padded[i: i + BLOCK]) for i in range(0, len(padded), BLOCK)]
+        y = np.concatenate(out)[:n] if out else np.zeros((0, int(np.prod(self.out_shape or (0,)))))
+        return y.reshape((n,) + tuple(self.out_shape)) if self.out_shape else y
+
+    def _block(self, y: np.ndarray) -> np.ndarray:
         for op in self.ops:
-            kind = op[0]
-            if kind == "dense":
-                y = np.einsum("ni,io->no", y, op[1]) + op[2]
-            elif kind == "reshape":
-                y = y.reshape((len(y),) + op[1])
-            elif kind == "act":
-                y = _ACTIVATIONS[op[1]](y)
+            if op[0] == "matmul":
+                y = y @ op[1] + op[2]
             else:
-                y = _conv_transpose_same(y, op[1], op[2], op[3])
+                y = _ACTIVATIONS[op[1]](y)
         return y
 
 
-def _conv_transpose_same(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray, strides: tuple) -> np.ndarray:
-    """Keras Conv2DTranspose(padding='same'): kernel (kh, kw, out, in); output size = input * stride."""
-    n, h, w, _ = x.shape
+def _conv_transpose_matrix(kernel: np.ndarray, in_shape: tuple, strides: tuple) -> np.ndarray:
+    """Dense (in, out) matrix of Keras Conv2DTranspose(padding='same'), kernel (kh, kw, out, in), channels last.
+
+    Output pixel (h*s + i - top, w*s + j - left) receives x[h, w] . K[i, j]; an (input, output) pair meets at most
+    one tap, so every entry is a single kernel value.
+    """
+    h, w, cin = in_shape
     kh, kw, cout, _ = kernel.shape
     sh, sw = strides
-    full = np.zeros((n, (h - 1) * sh + kh, (w - 1) * sw + kw, cout))
-    # contribution of every kernel tap: out[h*s + i, w*s + j] += x[h, w] . K[i, j]
-    for i in range(kh):
-        for j in range(kw):
-            full[:, i: i + (h - 1) * sh + 1: sh, j: j + (w - 1) * sw + 1: sw, :] += np.einsum(
-                "nhwc,oc->nhwo", x, kernel[i, j])
-    top = max(kh - sh, 0) // 2
-    left = max(kw - sw, 0) // 2
-    return full[:, top: top + h * sh, left: left + w * sw, :] + bias
+    oh, ow = h * sh, w * sw
+    top, left = max(kh - sh, 0) // 2, max(kw - sw, 0) // 2
+    mat = np.zeros((h, w, cin, oh, ow, cout))
+    for y in range(h):
+        for x in range(w):
+            for i in range(kh):
+                for j in range(kw):
+                    oy, ox = y * sh + i - top, x * sw + j - left
+                    if 0 <= oy < oh and 0 <= ox < ow:
+                        mat[y, x, :, oy, ox, :] += kernel[i, j].T
+    return mat.reshape(h * w * cin, oh * ow * cout)
