@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -16,7 +17,13 @@ def atomic_dir(final: str | Path):
     final = Path(final)
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
+        # leftovers of a run killed while writing (SIGKILL skips the cleanup below)
+        for stale in final.parent.glob(f".{final.name}.tmp-*"):
+            shutil.rmtree(stale, ignore_errors=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
+        umask = os.umask(0)
+        os.umask(umask)
+        tmp.chmod(0o777 & ~umask)  # mkdtemp makes it 0700; the result should look like any other directory
     except OSError as exc:
         raise CodesignError(f"cannot create output directory {final}: {exc.strerror or exc}") from None
     try:

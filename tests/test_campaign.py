@@ -19,7 +19,7 @@ from codesign.design import Data
 from codesign.errors import CodesignError
 from codesign.ir.bitspace import apply_flips
 from codesign.ir.fixed import FixedType
-from codesign.ir.qnet import Dense, QNet
+from codesign.ir.qnet import QNet
 from codesign.metrics.cost import Cost
 from codesign.sim.forward import predict, predict_codes
 from models_for_tests import tiny_cnn, tiny_mlp
@@ -127,8 +127,7 @@ def test_every_single_bit_fast_equals_brute_force(qnets, name, metric):
     assert sensitive > 0
     if metric == "mispredict":
         assert sensitive < size  # and some do not turn any decision
-        assert all(o.delta_cost == o.changed_rows / ev.n_rows or o.delta_cost < o.changed_rows / ev.n_rows
-                   for o in outcomes)
+        assert all(o.delta_cost <= o.changed_rows / ev.n_rows for o in outcomes)  # a changed row may stay right
     if metric == "mse_ref":
         # against the fault-free outputs every changed output costs something
         assert all((o.delta_cost > 0) == (o.changed_rows > 0) for o in outcomes)
@@ -451,10 +450,10 @@ def test_store_of_another_design_is_refused(tmp_path):
     Store(tmp_path / "s.sqlite", key("othernet", "0123456789abcdef" * 4)).close()  # the same campaign reopens
 
 
-@pytest.mark.parametrize("content", [b"", b"x"], ids=["random", "text"])
+@pytest.mark.parametrize("content", ["random", "text"])
 def test_corrupt_store_is_unreadable(tmp_path, content):
     path = tmp_path / "s.sqlite"
-    path.write_bytes(np.random.default_rng(1).bytes(8192) if content == b"" else b"not a database\n" * 300)
+    path.write_bytes(np.random.default_rng(1).bytes(8192) if content == "random" else b"not a database\n" * 300)
     with pytest.raises(CodesignError, match=f"unreadable result store {path}"):
         Store(path, key())
 
