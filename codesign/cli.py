@@ -103,7 +103,7 @@ def cmd_run(args) -> int:
         line += f" (accuracy {s['accuracy']:.4f})"
     print(line)
     print(f"  BitSpace: {s['weight_bits']} weight bits + {s['bias_bits']} bias bits = {s['bitspace_bits']}")
-    print(f"  fidelity vs QKeras: " + ", ".join(f"{k} {v} mismatches" for k, v in fid.items()))
+    print("  fidelity vs QKeras: " + ", ".join(f"{k} {v} mismatches" for k, v in fid.items()))
     print(f"  written to {s['out']}")
     return 0 if s["fidelity"]["ok"] else 1
 

@@ -11,7 +11,6 @@ import csv
 import hashlib
 import json
 import logging
-import shutil
 import sqlite3
 from pathlib import Path
 
@@ -165,6 +164,3 @@ def campaign_tag(model: FaultModel, protected) -> str:
         tag += "-plan" + hashlib.sha256(np.sort(np.asarray(protected, np.int64)).tobytes()).hexdigest()[:8]
     return tag
 
-
-def clean_work(out, design_name: str) -> None:
-    shutil.rmtree(Path(out) / design_name / ".work", ignore_errors=True)

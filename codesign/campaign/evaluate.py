@@ -19,7 +19,7 @@ import numpy as np
 
 from codesign.ir.bitspace import apply_flips
 from codesign.ir.fixed import cast
-from codesign.ir.qnet import Conv2D, Dense
+from codesign.ir.qnet import Dense
 from codesign.sim.forward import accumulate, forward, layer_inputs, quantize_input
 
 

@@ -21,12 +21,12 @@ input type) as-is.
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 
 import numpy as np
 
 from codesign.errors import CodesignError
+from codesign.models.training import accuracy, fit_classifier  # noqa: F401 (accuracy re-exported)
 
 log = logging.getLogger(__name__)
 
@@ -110,11 +110,6 @@ def load_split(split: str, data_dir=None, seed: int = 0):
     return prepare_inputs(x), np.asarray(y).astype(np.int64).reshape(-1)
 
 
-def accuracy(model, x, y) -> float:
-    logits = model.predict(x, batch_size=4096, verbose=0)
-    return float(np.mean(np.argmax(logits, axis=-1) == np.asarray(y).reshape(-1)))
-
-
 def recipe(size: str, epochs: int | None = None) -> dict:
     """Everything that determines the trained weights besides the seed and the data (hashed into cache names)."""
     sp = spec(size)
@@ -133,8 +128,6 @@ def train_smartpixel(size: str, data_dir=None, seed: int = 0, epochs: int | None
     passed through :func:`prepare_inputs` bypasses the data loader (tests). Logs and stores the test accuracy in
     ``model.codesign_test_accuracy``.
     """
-    import tensorflow as tf
-
     from codesign.models.loading import tf_setup
 
     rec = recipe(size, epochs)
@@ -145,17 +138,5 @@ def train_smartpixel(size: str, data_dir=None, seed: int = 0, epochs: int | None
     else:
         x_train, y_train, x_test, y_test = data
     model = build_smartpixel(size)
-    steps = rec["epochs"] * int(np.ceil(len(x_train) / BATCH_SIZE))
-    schedule = tf.keras.optimizers.schedules.CosineDecay(LEARNING_RATE, max(steps, 1))
-    model.compile(
-        optimizer=tf.keras.optimizers.Adam(schedule),
-        loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
-    )
-    start = time.perf_counter()
-    model.fit(x_train, y_train, batch_size=BATCH_SIZE, epochs=rec["epochs"], shuffle=True, verbose=0)
-    acc = accuracy(model, x_test, y_test)
-    model.codesign_test_accuracy = acc
-    log.info("smartpixel_%s seed %d: test accuracy %.4f after %d epochs (%.1f s)", rec["size"], seed, acc,
-             rec["epochs"], time.perf_counter() - start)
-    return model
+    return fit_classifier(model, x_train, y_train, x_test, y_test, rec["epochs"], LEARNING_RATE, BATCH_SIZE,
+                          f"smartpixel_{rec['size']} seed {seed}")

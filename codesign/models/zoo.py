@@ -157,6 +157,7 @@ def recipe_hash(name: str) -> str:
     parts = [
         json.dumps(module.recipe(entry.arg), sort_keys=True, default=str),
         inspect.getsource(module),
+        _source_text("codesign.models.training"),
         _source_text(f"codesign.data.{entry.family}"),
     ]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:10]
