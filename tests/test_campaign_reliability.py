@@ -27,6 +27,7 @@ from codesign.campaign.store import Store
 from codesign.design import Data, Design
 from codesign.metrics.cost import Cost
 from codesign.sim.forward import predict
+from cli_checks import assert_user_error
 from models_for_tests import tiny_cnn
 
 ROWS = 2000  # ~2.5 s of campaign for the 2958 bits of the CNN (the CLI is killed mid-run too)
@@ -274,17 +275,6 @@ def test_dask_cluster_equals_one_worker(campaigns, reference_tables, tmp_path):
 
 
 # --- CLI user errors -------------------------------------------------------------------------------------------------
-
-
-def assert_user_error(proc, *fragments):
-    assert "Traceback" not in proc.stderr + proc.stdout, proc.stderr
-    assert proc.returncode == 2, (proc.returncode, proc.stderr)
-    assert proc.stdout == "", proc.stdout
-    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1, proc.stderr
-    assert lines[0].startswith("error: "), lines[0]
-    for fragment in fragments:
-        assert fragment in lines[0], (fragment, lines[0])
 
 
 @pytest.mark.parametrize("args, fragments", [

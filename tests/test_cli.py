@@ -14,6 +14,7 @@ import textwrap
 import numpy as np
 import pytest
 
+from cli_checks import assert_user_error
 from models_for_tests import tiny_cnn, tiny_mlp
 
 
@@ -77,17 +78,6 @@ def write_design(path, name="net", model="mlp.h5", data="data.npz", metric="misp
     else:
         path.write_text(raw)
     return path
-
-
-def assert_user_error(proc, *fragments):
-    assert "Traceback" not in proc.stderr + proc.stdout, proc.stderr
-    assert proc.returncode == 2, (proc.returncode, proc.stderr)
-    assert proc.stdout == "", proc.stdout
-    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1, proc.stderr
-    assert lines[0].startswith("error: "), lines[0]
-    for fragment in fragments:
-        assert fragment in lines[0], (fragment, lines[0])
 
 
 # --- user errors -----------------------------------------------------------------------------------------------------
