@@ -69,12 +69,18 @@ def _register():
             params["direction"] = node.get_weights("direction").name
             return self.template.format(**params)
 
+    header = TEMPLATES / "nnet_multithreshold.h"
+    if not header.is_file():
+        from codesign.errors import CodesignError
+
+        raise CodesignError(f"{header} is missing: codesign's HLS templates live in the repository; install it "
+                            "from a checkout with `pip install -e .`")
     register_layer("MultiThreshold", MultiThreshold)
     for name in ("Vivado", "Vitis"):
         backend = get_backend(name)
         backend.register_template(ConfigTemplate)
         backend.register_template(FunctionTemplate)
-        backend.register_source(TEMPLATES / "nnet_multithreshold.h")
+        backend.register_source(header)
     _registered = True
 
 
