@@ -20,7 +20,7 @@ import numpy as np
 from codesign.ir.bitspace import apply_flips
 from codesign.ir.fixed import cast
 from codesign.ir.qnet import Dense
-from codesign.sim.forward import accumulate, forward, layer_inputs, quantize_input
+from codesign.sim.forward import accumulate, flat_rows, forward, layer_inputs, quantize_input
 
 
 @dataclass
@@ -55,12 +55,9 @@ class Evaluator:
             rows = rows[cost.per_sample(qnet.output_type.to_float(out)) == 0]
             codes = codes[rows]
         self.rows = rows
-        if len(rows):
-            _, acts = forward(qnet, codes, keep=True)
-        else:  # no row to evaluate (mispredict, nothing right): every fault is harmless; forward needs a row
-            acts = [np.zeros((0,) + tuple(layer.out_shape), dtype=np.int64) for layer in qnet.layers]
+        _, acts = forward(qnet, codes, keep=True)
         self.acts = [codes] + acts  # acts[i] = input of layer i; acts[-1] = network output codes
-        self.base_cost = self._cost(self.acts[-1], self.rows) if len(rows) else np.zeros(0)
+        self.base_cost = self._cost(self.acts[-1], self.rows)
         self.base_mean = self._mean(self.base_cost)
         self._acc: dict[int, np.ndarray] = {}
         self._ops: dict[int, np.ndarray] = {}
@@ -85,7 +82,7 @@ class Evaluator:
         """Costs of evaluated-row positions ``rows`` with faulty outputs ``out_codes``."""
         if self._memo is None:
             return self._cost(out_codes, self.rows[rows])
-        flat = out_codes.reshape(len(out_codes), -1)
+        flat = flat_rows(out_codes)
         keys = [(int(r), flat[k].tobytes()) for k, r in enumerate(rows)]
         costs = np.array([self._memo.get(k, np.nan) for k in keys])
         miss = np.flatnonzero(np.isnan(costs))
@@ -110,8 +107,7 @@ class Evaluator:
             return Outcome(0.0, self.base_mean, 0)
         out = forward(self.qnet, self.acts[0], overrides=apply_flips(self.qnet, bits))
         faulty = self._cost(out, self.rows)
-        return self._outcome(faulty, int(np.sum(np.any(out.reshape(len(out), -1) != self.acts[-1].reshape(
-            len(out), -1), axis=1))))
+        return self._outcome(faulty, int(np.sum(np.any(flat_rows(out) != flat_rows(self.acts[-1]), axis=1))))
 
     # --- incremental --------------------------------------------------------------------------------------------
 
@@ -131,7 +127,7 @@ class Evaluator:
             rows = np.arange(self.n_rows)
             out = forward(self.qnet, self.acts[first], start=first, overrides=overrides)
         base = self.acts[-1][rows]
-        changed = np.any(out.reshape(len(out), -1) != base.reshape(len(base), -1), axis=1)
+        changed = np.any(flat_rows(out) != flat_rows(base), axis=1)
         rows, out = rows[changed], out[changed]
         if len(rows) == 0:
             return Outcome(0.0, self.base_mean, 0)

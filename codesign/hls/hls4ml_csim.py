@@ -12,12 +12,11 @@ import tempfile
 import numpy as np
 
 from codesign.errors import CodesignError
+from codesign.ir.from_keras import check_keras, onchip_part, quiet_stdout, strip_fkeras, to_hls4ml
 
 
 class Hls4mlCsim:
     def __init__(self, keras_model, qnet, backend: str = "Vivado", workdir: str | None = None, opt: str = "-O1"):
-        from codesign.ir.from_keras import check_keras, onchip_part, quiet_stdout, strip_fkeras, to_hls4ml
-
         if shutil.which("g++") is None:
             raise CodesignError("hls level needs g++ (apt-get install g++)")
         keras_model = onchip_part(keras_model)
@@ -39,8 +38,6 @@ class Hls4mlCsim:
     def predict(self, x: np.ndarray) -> np.ndarray:
         # double in, double out: every fixed-point output value is exact in a double
         x = np.ascontiguousarray(np.asarray(x, dtype=np.float32).astype(np.float64))
-        from codesign.ir.from_keras import quiet_stdout
-
         with quiet_stdout():
             y = self.graph.predict(x)
         return np.asarray(y, dtype=np.float64).reshape(len(x), -1)

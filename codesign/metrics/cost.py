@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from codesign.errors import CodesignError
+from codesign.sim.forward import flat_rows
 
 
 class Cost:
@@ -47,7 +48,7 @@ class Cost:
     def per_sample(self, outputs: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
         """Cost of each row of ``outputs``; ``rows`` says which data rows they are (default: all, in order)."""
         sel = slice(None) if rows is None else rows
-        out = np.asarray(outputs, dtype=np.float64).reshape(len(outputs), -1)
+        out = flat_rows(np.asarray(outputs, dtype=np.float64))
         if self.metric == "mispredict":
             # argmax ties go to the lowest class index, as numpy's argmax does
             return (np.argmax(out, axis=1) != np.asarray(self.data.y)[sel].reshape(-1)).astype(np.float64)
@@ -55,7 +56,7 @@ class Cost:
             target = self.data.y if self.data.y is not None else self.reference
             if target is None:
                 raise CodesignError("metric mse needs labels (data.y) or fault-free reference outputs")
-            t = np.asarray(target, dtype=np.float64)[sel].reshape(len(out), -1)
+            t = flat_rows(np.asarray(target, dtype=np.float64)[sel])
             if t.shape != out.shape:
                 raise CodesignError(f"mse target shape {t.shape[1:]} does not match model outputs {out.shape[1:]}")
             return np.mean((out - t) ** 2, axis=1)

@@ -68,13 +68,18 @@ def im2col(x: np.ndarray, kh: int, kw: int, strides: tuple, pads: tuple) -> np.n
     return win.transpose(0, 1, 2, 4, 5, 3).reshape(n, oh, ow, kh * kw * c)
 
 
+def flat_rows(a: np.ndarray) -> np.ndarray:
+    """(rows, everything else) view of a batch-first array; unlike ``reshape(n, -1)`` it also works for 0 rows."""
+    return a.reshape(len(a), int(np.prod(a.shape[1:], dtype=np.int64)))
+
+
 def layer_inputs(layer, x: np.ndarray) -> np.ndarray:
     """The 2-D operand of a weighted layer's matmul: (rows, n_in) for Dense, im2col patches for Conv2D."""
     if isinstance(layer, Conv2D):
         kh, kw = layer.kernel.shape[:2]
         cols = im2col(x, kh, kw, layer.strides, layer.pads)
         return cols.reshape(-1, cols.shape[-1])
-    return x.reshape(x.shape[0], -1)
+    return flat_rows(x)
 
 
 def accumulate(layer, x2d: np.ndarray, x_type: FixedType, params: dict | None = None) -> np.ndarray:
