@@ -148,6 +148,59 @@ def cmd_campaign(args) -> int:
     return 0
 
 
+def cmd_rank(args) -> int:
+    from codesign.rank import api
+
+    design = _load_design(args)
+    s = api.rank(design, args.method, args.out, k=args.k, k_eigen=args.k_eigen, rows=args.rows)
+    print(f"{s['design']}: {s['method']} ranked {s['bits']} bits ({s['source']}) in {s['seconds']:.1f} s")
+    if "layer_trace" in s:
+        print("  Hessian trace per tensor: " + ", ".join(f"{k} {v:.4g}" for k, v in s["layer_trace"].items()))
+    print(f"  written to {s['out']}/rank.csv")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from codesign.rank import api
+
+    design = _load_design(args)
+    rankers = api.parse_rankers(args.rankers)
+    s = api.evaluate(design, rankers, args.out, k=args.k, k_eigen=args.k_eigen, rows=args.rows)
+    p = s["properties"]
+    print(f"{s['design']}: {p['bits']} bits, {p['sensitive']} sensitive, model monoscore {p['model_monoscore']:.3f}")
+    for r in s["rankers"]:
+        print(f"  {r['ranker']:<20} AUC/oracle {r['auc_vs_oracle']:.4f}  spearman "
+              f"{'—' if r['spearman'] is None else format(r['spearman'], '.4f')}  FP {r['false_positives']}  "
+              f"FN {r['false_negatives']}")
+    print(f"  written to {s['out']}")
+    return 0
+
+
+def cmd_inject(args) -> int:
+    from codesign.campaign import levels
+    from codesign.protect.plan import Plan
+
+    design = _load_design(args)
+    if args.level not in levels.LEVELS:
+        raise CodesignError(f"unknown level {args.level!r}; choose from {', '.join(levels.LEVELS)}")
+    if (args.bits is None) == (args.sample is None):
+        raise CodesignError("inject needs exactly one of --bits I,J,... or --sample N")
+    qnet = design.qnet()
+    plan = Plan.load(args.protect, qnet) if args.protect else None
+    if args.replica not in (0, 1, 2):
+        raise CodesignError("--replica must be 0, 1 or 2")
+    if args.bits is not None:
+        faults = levels.parse_bits(args.bits, qnet.bitspace.size)
+    else:
+        faults = levels.sample_faults(qnet.bitspace.size, args.sample, args.flips,
+                                      design.seed if args.seed is None else args.seed)
+    s = levels.inject(design, args.level, faults, args.out, plan=plan, replica=args.replica)
+    print(f"{s['design']}: {s['faults']} faults at level {s['level']} on {s['rows']} rows; "
+          f"{s['sensitive']} with ΔC > 0, mean ΔC {s['mean_delta_cost']:.6g}")
+    print(f"  written to {s['out']}")
+    return 0
+
+
 def _campaign_options(s) -> None:
     s.add_argument("design")
     s.add_argument("--out", default="out")
@@ -197,6 +250,39 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, help="default: the design's seed")
     s.add_argument("--protect", help="protection plan (JSON): protected bits never flip")
     s.set_defaults(func=cmd_campaign)
+
+    def rank_options(s):
+        s.add_argument("design")
+        s.add_argument("--out", default="out")
+        s.add_argument("--samples", type=int, help="evaluate faults on the first N rows")
+        s.add_argument("--k", type=int, default=5, help="PrioriFI: median of the last k ΔC (default 5)")
+        s.add_argument("--k-eigen", type=int, default=8, help="Hessian: top-k eigenpairs (default 8)")
+        s.add_argument("--rows", type=int, default=2000, help="rows for gradients and Hessians (default 2000)")
+
+    s = sub.add_parser("rank", help="order the weight and bias bits by predicted sensitivity (rank.csv)")
+    rank_options(s)
+    s.add_argument("--method", required=True, help="random | msb | gradient | taylor | hessian | bitwise | "
+                   "priorifi | bitwise_dynamic | binfi_actual | binfi_implied | binfi_serial | statfi_data_aware "
+                   "| statfi_data_unaware")
+    s.set_defaults(func=cmd_rank)
+
+    s = sub.add_parser("evaluate", help="judge rankers against the stored oracle (evaluation.csv, plots)")
+    rank_options(s)
+    s.add_argument("--rankers", help="comma list (default: all)")
+    s.set_defaults(func=cmd_evaluate)
+
+    s = sub.add_parser("inject", help="inject faults at one level (sim, hls, rtl) and write ΔC per fault")
+    s.add_argument("design")
+    s.add_argument("--level", default="sim", help="sim | hls | rtl (default sim)")
+    s.add_argument("--bits", help="comma list of BitSpace indices, one single-bit fault each")
+    s.add_argument("--sample", type=int, help="N sampled faults")
+    s.add_argument("--flips", type=int, default=1, help="bits per sampled fault (default 1)")
+    s.add_argument("--seed", type=int, help="default: the design's seed")
+    s.add_argument("--samples", type=int, help="evaluate on the first N rows")
+    s.add_argument("--protect", help="protection plan: protected bits are triplicated (one replica is hit)")
+    s.add_argument("--replica", type=int, default=0, help="replica a protected bit's upset hits (default 0)")
+    s.add_argument("--out", required=True, help="CSV file to write")
+    s.set_defaults(func=cmd_inject)
     return p
 
 

@@ -12,7 +12,7 @@ import numpy as np
 from codesign.errors import CodesignError
 from codesign.sim.forward import predict, quantize_input
 
-LEVELS = ("qkeras", "sim", "hls")
+LEVELS = ("qkeras", "sim", "hls", "hls4ml")  # hls: register-file C-sim; hls4ml: hls4ml's plain project
 
 
 def parse_levels(text: str | list[str]) -> list[str]:
@@ -34,6 +34,14 @@ def verify(keras_model, qnet, x: np.ndarray, levels=("qkeras", "sim"), batch_siz
             out = ref
         elif level == "sim":
             out = predict(qnet, xq).reshape(len(x), -1)
+        elif level == "hls":
+            from codesign.hls.injection import RegfileCsim
+
+            csim = RegfileCsim(keras_model, qnet)
+            try:
+                out = csim.predict(xq)
+            finally:
+                csim.close()
         else:
             from codesign.hls.hls4ml_csim import Hls4mlCsim
 

@@ -104,8 +104,8 @@ def oracle_summary(design, evaluator, addr, delta, evaluated) -> dict:
         per_layer[layer] = {"bits": int(sel.sum()), "sensitive": int(sens[sel].sum())}
     total_w = float(np.nansum(delta[kernel]))
     return {
-        "design": design.name, "metric": design.metric, "rows": int(evaluator.n_rows),
-        "cost_fault_free": evaluator.base_mean, "bits": int(evaluated.sum()), "sensitive": int(sens.sum()),
+        "design": design.name, "design_hash": evaluator.qnet.fingerprint(), "metric": design.metric,
+        "rows": int(evaluator.n_rows), "cost_fault_free": evaluator.base_mean, "bits": int(evaluated.sum()), "sensitive": int(sens.sum()),
         "sensitive_fraction": float(sens.sum() / max(evaluated.sum(), 1)),
         "weight_bits": int(kernel.sum()), "weight_bits_sensitive": int(sens[kernel].sum()),
         "weight_sensitive_fraction": float(sens[kernel].sum() / max(kernel.sum(), 1)),

@@ -109,6 +109,17 @@ class Evaluator:
         faulty = self._cost(out, self.rows)
         return self._outcome(faulty, int(np.sum(np.any(flat_rows(out) != flat_rows(self.acts[-1]), axis=1))))
 
+    def outcome_of_outputs(self, out: np.ndarray) -> Outcome:
+        """Outcome of a fault from the faulty network outputs on every evaluated row (``acts[0]``), as another
+        level (HLS C-sim, RTL) computed them: the same cost path as :meth:`evaluate`, so the levels compare exactly."""
+        out = np.asarray(out).reshape(self.acts[-1].shape)
+        rows = np.flatnonzero(np.any(flat_rows(out) != flat_rows(self.acts[-1]), axis=1))
+        if len(rows) == 0:
+            return Outcome(0.0, self.base_mean, 0)
+        faulty = self.base_cost.copy()
+        faulty[rows] = self._cost_memo(out[rows], rows)
+        return self._outcome(faulty, len(rows))
+
     # --- incremental --------------------------------------------------------------------------------------------
 
     def evaluate(self, bits) -> Outcome:

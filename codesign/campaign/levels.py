@@ -1,0 +1,127 @@
+"""Fault injection at one level of the design — the numpy simulator, the HLS C-sim or the RTL under Icarus — with the
+same faults, inputs and cost, so the levels can be compared bit for bit (``codesign inject``).
+
+Every level yields the faulty network outputs on the evaluator's rows; ΔC always comes from
+``Evaluator.outcome_of_outputs`` (sim: ``Evaluator.evaluate``, which gives the same number). Results go to a resumable
+SQLite store next to the CSV (``FILE.csv.sqlite``), a chunk of faults at a time (one simulator start per chunk for
+the RTL); the CSV is written atomically when every fault is stored.
+
+With a protection plan, a physical upset hits one replica of a protected bit: the simulator masks protected bits,
+HLS and RTL flip replica ``replica`` (default 0) of them, which the majority voter must outvote.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from codesign.errors import CodesignError
+
+LEVELS = ("sim", "hls", "rtl")
+CHUNK = {"sim": 200, "hls": 200, "rtl": 250}
+
+
+def parse_bits(text: str, size: int) -> list[np.ndarray]:
+    try:
+        bits = [int(t) for t in text.replace(";", ",").split(",") if t.strip()]
+    except ValueError:
+        raise CodesignError(f"--bits must be a comma list of integers, got {text!r}") from None
+    if not bits:
+        raise CodesignError("--bits names no bit")
+    bad = [b for b in bits if not 0 <= b < size]
+    if bad:
+        raise CodesignError(f"bit {bad[0]} is outside BitSpace (0 … {size - 1})")
+    return [np.array([b], dtype=np.int64) for b in bits]
+
+
+def sample_faults(size: int, n: int, flips: int, seed: int, exclude=None) -> list[np.ndarray]:
+    if n <= 0:
+        raise CodesignError("--sample must be a positive integer")
+    if flips <= 0:
+        raise CodesignError("--flips must be a positive integer")
+    pool = np.setdiff1d(np.arange(size, dtype=np.int64), np.asarray(exclude if exclude is not None else [], np.int64))
+    if flips > len(pool):
+        raise CodesignError(f"--flips {flips} exceeds the {len(pool)} injectable bits")
+    rng = np.random.default_rng([seed, flips])
+    if flips == 1:
+        if n > len(pool):
+            raise CodesignError(f"--sample {n} exceeds the {len(pool)} injectable bits")
+        return [np.array([b]) for b in np.sort(rng.choice(pool, size=n, replace=False))]
+    return [np.sort(rng.choice(pool, size=flips, replace=False)) for _ in range(n)]
+
+
+def make_level(name: str, design, evaluator, plan=None, workdir=None):
+    if name == "hls":
+        from codesign.hls.regfile import HlsLevel
+
+        return HlsLevel(design, evaluator, plan=plan, workdir=workdir)
+    if name == "rtl":
+        from codesign.rtl.level import RtlLevel
+
+        return RtlLevel(design, evaluator, plan=plan, workdir=workdir)
+    raise CodesignError(f"unknown level {name!r}; choose from {', '.join(LEVELS)}")
+
+
+def inject(design, level: str, faults: list[np.ndarray], out_csv, plan=None, replica: int = 0, evaluator=None,
+           chunk: int | None = None) -> dict:
+    from codesign.campaign.api import evaluator_for
+    from codesign.campaign.store import Store
+
+    if level not in LEVELS:
+        raise CodesignError(f"unknown level {level!r}; choose from {', '.join(LEVELS)}")
+    out_csv = Path(out_csv)
+    if out_csv.exists() and out_csv.is_dir():
+        raise CodesignError(f"--out {out_csv} is a directory; give a .csv file name")
+    if not out_csv.parent.is_dir():
+        raise CodesignError(f"directory of --out does not exist: {out_csv.parent}")
+    evaluator = evaluator or evaluator_for(design)
+    protected = np.zeros(evaluator.qnet.bitspace.size, dtype=bool)
+    if plan is not None:
+        protected[plan.bits] = True
+    h = hashlib.sha256()
+    for f in faults:
+        h.update(np.asarray(f, np.int64).tobytes() + b"|")
+    key = {"design": design.name, "design_hash": evaluator.qnet.fingerprint(), "level": level,
+           "rows": int(evaluator.n_rows), "data_sha256": hashlib.sha256(evaluator.acts[0].tobytes()).hexdigest(),
+           "faults_sha256": h.hexdigest(), "plan": None if plan is None else sorted(map(int, plan.bits)),
+           "replica": replica}
+    store = Store(Path(str(out_csv) + ".sqlite"), key)
+    lvl = None
+    try:
+        done = store.done_ids()
+        todo = [i for i in range(len(faults)) if i not in done]
+        step = chunk or CHUNK[level]
+        for start in range(0, len(todo), step):
+            ids = todo[start:start + step]
+            if level == "sim":
+                outcomes = [evaluator.evaluate(faults[i][~protected[faults[i]]]) for i in ids]
+            else:
+                if lvl is None:
+                    lvl = make_level(level, design, evaluator, plan=plan)
+                outs = lvl.outputs([faults[i] for i in ids], replica=replica if plan is not None else None)
+                outcomes = [evaluator.outcome_of_outputs(o) for o in outs]
+            store.add([(i, " ".join(map(str, faults[i].tolist())), len(faults[i]), o.delta_cost, o.faulty_cost,
+                        o.changed_rows) for i, o in zip(ids, outcomes)])
+        table = store.table()
+    finally:
+        if lvl is not None:
+            lvl.close()
+        store.close()
+    fd, tmp = tempfile.mkstemp(prefix=f".{out_csv.name}.", dir=out_csv.parent)
+    with os.fdopen(fd, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["fault", "bit", "n_flipped", "delta_cost", "faulty_cost", "changed_rows", "level"])
+        for i in range(len(table["fault_id"])):
+            w.writerow([int(table["fault_id"][i]), table["bits"][i].replace(" ", ";"), int(table["n_drawn"][i]),
+                        repr(float(table["delta_cost"][i])), repr(float(table["faulty_cost"][i])),
+                        int(table["changed_rows"][i]), level])
+    os.replace(tmp, out_csv)
+    d = np.asarray(table["delta_cost"], dtype=float)
+    return {"design": design.name, "level": level, "faults": int(len(d)), "rows": int(evaluator.n_rows),
+            "sensitive": int(np.sum(d > 0)), "mean_delta_cost": float(d.mean()) if len(d) else 0.0,
+            "out": str(out_csv)}

@@ -1,0 +1,530 @@
+"""Verilog-2001 of a QNet: weight register files with a load port and a fully parallel, pipelined datapath.
+
+Interface of the generated top module (see also the header written into the file):
+
+- ``clk``; ``rst`` synchronous, active high: clears the valid pipeline only (weights survive a reset);
+- ``load_we``, ``load_addr``, ``load_data``: one weight word per cycle. The address space is BitSpace's word order
+  (layers in network order, kernel then bias, Keras C-order elements), so the word holding BitSpace bit ``b`` is at
+  address ``#words of the segments before b's + element``. ``load_data[W-1:0]`` carries the word's two's-complement
+  code (W = that tensor's width); upper bits are ignored;
+- ``in_valid``, ``in_data``: flat input element ``j`` (C order of the input shape) at
+  ``in_data[(j+1)*Win-1 : j*Win]`` as its code's bit pattern; same packing for ``out_data``, and ``out_valid``;
+- ``tmr_err``: some TMR replica disagrees with its siblings (always 0 without a plan).
+
+Latency: one register stage per layer that computes (dense, conv2d, activation, threshold, batchnorm); reshapes are
+wiring. ``out_valid`` follows ``in_valid`` by exactly ``latency`` cycles; one input per cycle is accepted.
+
+Arithmetic: every stage evaluates in a wide signed temporary (no overflow possible) and applies the exact
+ap_fixed quantization and overflow steps of :mod:`codesign.ir.fixed` in the order of :mod:`codesign.sim.forward`.
+Each stage is one ``always`` block with each sum a single expression (Icarus evaluates blocks, not nets, once per
+clock), gated by the incoming valid so idle and weight-load cycles cost the simulator nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from codesign.errors import CodesignError
+from codesign.ir.fixed import FixedType
+from codesign.ir.qnet import Activation, BatchNorm, Conv2D, Dense, Reshape, Threshold
+from codesign.outdir import atomic_dir
+from codesign.rtl.names import Word, layer_idents, module_name, words
+
+RTL_SIM = Path(__file__).resolve().parents[2] / "rtl_sim"
+VOTER = "tmr_vote.v"
+
+
+def voter_source() -> Path:
+    path = RTL_SIM / VOTER
+    if not path.is_file():
+        raise CodesignError(f"RTL primitives not found at {RTL_SIM} (rtl_sim/ must sit next to the codesign package)")
+    return path
+
+
+# --- fixed-point steps on a wide signed temporary --------------------------------------------------------------------
+
+
+def _lit(v: int, width: int) -> str:
+    return f"{width}'sd{v}" if v >= 0 else f"-{width}'sd{-v}"
+
+
+def _sval(name: str, ty: FixedType) -> str:
+    """A signal's code as a signed expression (unsigned formats get a zero sign bit)."""
+    return name if ty.signed else f"$signed({{1'b0,{name}}})"
+
+
+class _Temp:
+    """A signed temporary of width ``width`` holding a value with a statically known range [lo, hi]."""
+
+    def __init__(self, name: str, width: int):
+        self.name, self.width = name, width
+        self.lo = self.hi = 0
+
+    def set(self, expr: str, lo: int, hi: int) -> list[str]:
+        self.lo, self.hi = lo, hi
+        self._check()
+        return [f"{self.name} = {expr};"]
+
+    def _check(self):
+        need = max(abs(self.lo), abs(self.hi) + 1).bit_length() + 1
+        if need > self.width:
+            raise AssertionError(f"temporary {self.name} too narrow: {need} > {self.width}")
+
+    def shift_left(self, s: int) -> list[str]:
+        if s <= 0:
+            return []
+        self.lo, self.hi = self.lo << s, self.hi << s
+        self._check()
+        return [f"{self.name} = {self.name} <<< {s};"]
+
+    def round_shift(self, s: int, mode: str) -> list[str]:
+        """Divide by 2**s with an ap_fixed quantization mode (codesign.ir.fixed._round_shift)."""
+        if s <= 0:
+            return []
+        t, W = self.name, self.width
+        assert s + 1 < W
+        half = f"{t}[{s - 1}]"
+        rest = f"(|{t}[{s - 2}:0])" if s >= 2 else "1'b0"
+        neg = f"{t}[{W - 1}]"
+        up = {
+            "TRN": None,
+            "TRN_ZERO": f"{neg} & (|{t}[{s - 1}:0])",
+            "RND": half,
+            "RND_ZERO": f"{half} & ({rest} | {neg})",
+            "RND_INF": f"{half} & ({rest} | ~{neg})",
+            "RND_MIN_INF": f"{half} & {rest}",
+            "RND_CONV": f"{half} & ({rest} | {t}[{s}])",
+        }[mode]
+        self.lo, self.hi = self.lo >> s, (self.hi >> s) + (up is not None)
+        if up is None:
+            return [f"{t} = {t} >>> {s};"]
+        return [f"{t} = ({t} >>> {s}) + $signed({{1'b0, {up}}});"]
+
+    def overflow(self, ty: FixedType) -> list[str]:
+        """Bring the value into ``ty``'s code range with its overflow mode (FixedType.overflow_codes)."""
+        lo, hi = ty.min_code, ty.max_code
+        if self.lo >= lo and self.hi <= hi:
+            return []
+        t, W, w = self.name, self.width, ty.width
+        out = []
+        if ty.overflow == "WRAP":
+            fill = f"{{{W - w}{{{t}[{w - 1}]}}}}" if ty.signed else f"{{{W - w}{{1'b0}}}}"
+            out.append(f"{t} = {{{fill}, {t}[{w - 1}:0]}};")
+        elif ty.overflow in ("SAT", "SAT_SYM"):
+            if ty.overflow == "SAT_SYM":
+                lo = -hi if ty.signed else 0
+            if self.hi > hi and self.lo < lo:
+                out.append(f"if ({t} > {_lit(hi, W)}) {t} = {_lit(hi, W)}; "
+                           f"else if ({t} < {_lit(lo, W)}) {t} = {_lit(lo, W)};")
+            elif self.hi > hi:
+                out.append(f"if ({t} > {_lit(hi, W)}) {t} = {_lit(hi, W)};")
+            elif self.lo < lo:
+                out.append(f"if ({t} < {_lit(lo, W)}) {t} = {_lit(lo, W)};")
+        else:  # SAT_ZERO
+            out.append(f"if ({t} > {_lit(hi, W)} || {t} < {_lit(lo, W)}) {t} = {_lit(0, W)};")
+        self.lo, self.hi = max(self.lo, lo), min(self.hi, hi)
+        if ty.overflow in ("WRAP", "SAT_ZERO"):
+            self.lo, self.hi = min(lo, 0), max(hi, 0)
+        return out
+
+    def cast(self, src_frac: int, dst: FixedType) -> list[str]:
+        """codesign.ir.fixed.cast: align the binary point (rounding when dropping bits), then overflow."""
+        shift = dst.frac - src_frac
+        return (self.shift_left(shift) if shift >= 0 else self.round_shift(-shift, dst.rounding)) + self.overflow(dst)
+
+
+def _bits_for(*values: int) -> int:
+    """Width of a signed temporary that holds every value in the span of ``values`` (and a rounding margin)."""
+    m = max(max(abs(int(v)) for v in values), 1)
+    return m.bit_length() + 2
+
+
+# --- the generator -------------------------------------------------------------------------------------------------
+
+
+class _Writer:
+    def __init__(self, f):
+        self.f = f
+
+    def __call__(self, line: str = "", indent: int = 0):
+        self.f.write("  " * indent + line + "\n")
+
+
+def _decl(kind: str, name: str, ty_width: int, signed: bool) -> str:
+    rng = f" [{ty_width - 1}:0]" if ty_width > 1 else ""
+    return f"{kind}{' signed' if signed else ''}{rng} {name};"
+
+
+class _Gen:
+    def __init__(self, qnet, word_list: list[Word]):
+        self.qnet = qnet
+        self.words = word_list
+        self.top = module_name(qnet.name)
+        self.by_tensor: dict[tuple[int, str], list[Word]] = {}
+        for wd in word_list:
+            self.by_tensor.setdefault((wd.layer_index, wd.tensor), []).append(wd)
+        self.n_words = len(word_list)
+        self.addr_width = max(1, int(self.n_words - 1).bit_length())
+        self.data_width = max([wd.type.width for wd in word_list], default=1)
+        self.in_width = qnet.input_type.width
+        self.n_in = int(np.prod(qnet.input_shape, dtype=np.int64))
+        self.n_out = int(np.prod(qnet.output_shape, dtype=np.int64))
+        self.out_width = qnet.output_type.width
+        self.latency = sum(not isinstance(l, Reshape) for l in qnet.layers)
+
+    # -- header, ports, weights --
+
+    def write(self, path: Path) -> None:
+        with open(path, "w") as f:
+            w = _Writer(f)
+            self._header(w)
+            self._weights(w)
+            self._datapath(w)
+            w("endmodule")
+
+    def _header(self, w):
+        q = self.qnet
+        w(f"// {self.top}: generated by codesign from QNet {q.name!r} (fingerprint {q.fingerprint()[:16]}).")
+        w(f"// Latency {self.latency} cycles (one register stage per computing layer); one input per cycle.")
+        w(f"// Weight load: load_addr = word index in BitSpace order ({self.n_words} words), "
+          "load_data[W-1:0] = the word's code.")
+        w(f"// in_data: {self.n_in} x {q.input_type} codes, element j at [(j+1)*{self.in_width}-1 : j*{self.in_width}]"
+          f"; out_data: {self.n_out} x {q.output_type}, same packing.")
+        w("// Weight register w_<layer>_<tensor>_<element>: Verilog bit i = BitSpace bit position W-1-i (0 = MSB).")
+        w("`timescale 1ns/1ps")
+        w(f"module {self.top} (")
+        w("input wire clk,", 1)
+        w("input wire rst,", 1)
+        w("input wire load_we,", 1)
+        w(f"input wire [{self.addr_width - 1}:0] load_addr,", 1)
+        w(f"input wire [{self.data_width - 1}:0] load_data,", 1)
+        w("input wire in_valid,", 1)
+        w(f"input wire [{self.n_in * self.in_width - 1}:0] in_data,", 1)
+        w("output wire out_valid,", 1)
+        w(f"output wire [{self.n_out * self.out_width - 1}:0] out_data,", 1)
+        w("output wire tmr_err", 1)
+        w(");")
+        w(f"localparam LATENCY = {self.latency};", 1)
+
+    def _weights(self, w):
+        errs = []
+        for wd in self.words:
+            W, signed = wd.type.width, wd.type.signed
+            if not wd.split:
+                w(_decl("reg", wd.name, W, signed), 1)
+                continue
+            bits = []
+            for i in range(W - 1, -1, -1):
+                regs = wd.bit_regs(i)
+                w("reg " + ", ".join(regs) + ";", 1)
+                if len(regs) == 1:
+                    bits.append(regs[0])
+                    continue
+                v = f"{wd.name}_b{i}_v"
+                w(f"wire {v}, {v}_err;", 1)
+                w(f"tmr_vote #(.W(1)) u_{wd.name}_b{i} (.a({regs[0]}), .b({regs[1]}), .c({regs[2]}), "
+                  f".y({v}), .err({v}_err));", 1)
+                bits.append(v)
+                errs.append(f"{v}_err")
+            w(_decl("wire", wd.name, W, signed), 1)
+            w(f"assign {wd.name} = {{{', '.join(bits)}}};", 1)
+        err = " | ".join(errs) if errs else "1'b0"
+        w(f"assign tmr_err = {err};", 1)
+        # One register file (always block) per layer; the address range test keeps the case scan per load short.
+        by_layer: dict[int, list[Word]] = {}
+        for wd in self.words:
+            by_layer.setdefault(wd.layer_index, []).append(wd)
+        A = self.addr_width
+        for li, group in by_layer.items():
+            first, last = group[0].address, group[-1].address
+            cond = f"load_we && load_addr <= {A}'d{last}" + (f" && load_addr >= {A}'d{first}" if first else "")
+            w(f"// register file of layer {self.qnet.layers[li].name!r}: addresses {first}..{last}", 1)
+            w("always @(posedge clk) begin", 1)
+            w(f"if ({cond}) begin", 2)
+            w("case (load_addr)", 3)
+            for wd in group:
+                W = wd.type.width
+                if not wd.split:
+                    w(f"{A}'d{wd.address}: {wd.name} <= load_data[{W - 1}:0];", 4)
+                    continue
+                assigns = [f"{reg} <= load_data[{i}];" for i in range(W - 1, -1, -1) for reg in wd.bit_regs(i)]
+                w(f"{A}'d{wd.address}: begin " + " ".join(assigns) + " end", 4)
+            w("default: ;", 4)
+            w("endcase", 3)
+            w("end", 2)
+            w("end", 1)
+
+    # -- datapath --
+
+    def _datapath(self, w):
+        q = self.qnet
+        W = self.in_width
+        cur = [f"x_{j}" for j in range(self.n_in)]
+        for j, name in enumerate(cur):
+            w(f"wire{' signed' if q.input_type.signed else ''} [{W - 1}:0] {name} = "
+              f"in_data[{(j + 1) * W - 1}:{j * W}];", 1)
+        valid = "in_valid"
+        for li, layer in enumerate(q.layers):
+            if isinstance(layer, Reshape):
+                continue
+            x_type = q.in_type(li)
+            n = int(np.prod(layer.out_shape, dtype=np.int64))
+            outs = [f"a{li}_{j}" for j in range(n)]
+            v = f"v{li}"
+            w(f"// stage {li}: {layer.kind} {layer.name!r} -> {layer.out_type} {tuple(layer.out_shape)}", 1)
+            w(f"reg {v};", 1)
+            for name in outs:
+                w(_decl("reg", name, layer.out_type.width, layer.out_type.signed), 1)
+            body, temps = self._stage(li, layer, cur, x_type, outs)
+            for tname, width, signed in temps:
+                w(_decl("reg", tname, width, signed), 1)
+            w("always @(posedge clk) begin", 1)
+            w(f"{v} <= rst ? 1'b0 : {valid};", 2)
+            w(f"if ({valid}) begin", 2)
+            for line in body:
+                w(line, 3)
+            w("end", 2)
+            w("end", 1)
+            cur, valid = outs, v
+        w(f"assign out_valid = {valid};", 1)
+        w(f"assign out_data = {{{', '.join(reversed(cur))}}};", 1)
+
+    def _stage(self, li, layer, xs, x_type, outs):
+        if isinstance(layer, Dense):
+            return self._mac_stage(li, layer, xs, x_type, outs)
+        if isinstance(layer, Activation):
+            return self._act_stage(li, layer, xs, x_type, outs)
+        if isinstance(layer, Threshold):
+            return self._thr_stage(li, layer, xs, x_type, outs)
+        if isinstance(layer, BatchNorm):
+            return self._bn_stage(li, layer, xs, x_type, outs)
+        raise CodesignError(f"the RTL generator has no rule for layer {layer.name} ({type(layer).__name__})")
+
+    def _terms(self, layer, xs):
+        """Per output element: the list of (input index, kernel flat index) products, zero padding left out."""
+        k = layer.kernel
+        n_out = k.shape[-1]
+        if not isinstance(layer, Conv2D):
+            n_in = k.shape[0]
+            for o in range(n_out):
+                yield o, [(i, i * n_out + o) for i in range(n_in)]
+            return
+        kh, kw, cin, _ = k.shape
+        H, Wd, C = self.qnet.in_shape(self.qnet.layers.index(layer))
+        assert C == cin
+        top, _, left, _ = layer.pads
+        oh, ow, _ = layer.out_shape
+        sh, sw = layer.strides
+        for r in range(oh):
+            for c in range(ow):
+                for o in range(n_out):
+                    terms = []
+                    for a in range(kh):
+                        h = r * sh + a - top
+                        if not 0 <= h < H:
+                            continue
+                        for b in range(kw):
+                            x = c * sw + b - left
+                            if not 0 <= x < Wd:
+                                continue
+                            for ci in range(cin):
+                                terms.append(((h * Wd + x) * C + ci, ((a * kw + b) * cin + ci) * n_out + o))
+                    yield (r * ow + c) * n_out + o, terms
+
+    def _mac_stage(self, li, layer, xs, x_type, outs):
+        k_words = self.by_tensor[(li, "kernel")]
+        b_words = self.by_tensor.get((li, "bias"))
+        kt, bt, at, ot = layer.kernel_type, layer.bias_type, layer.accum_type, layer.out_type
+        prod_frac = x_type.frac + kt.frac
+        xmax = max(abs(x_type.min_code), x_type.max_code)
+        kmax = max(abs(kt.min_code), kt.max_code)
+        n_terms = int(np.prod(layer.kernel.shape[:-1], dtype=np.int64))
+        fast = at.frac >= prod_frac and at.overflow == "WRAP"
+        sh = max(at.frac - prod_frac, 0)
+        bmax = max(abs(bt.min_code), bt.max_code) << max(at.frac - bt.frac, 0)
+        amax = max(abs(at.min_code), at.max_code)
+        width = _bits_for((n_terms * xmax * kmax) << sh, amax + bmax, amax << max(ot.frac - at.frac, 0),
+                          xmax * kmax, 1 << (abs(prod_frac - at.frac) + 2), 1 << (abs(ot.frac - at.frac) + 2),
+                          1 << (abs(bt.frac - at.frac) + 2)) + 1
+        t, u = _Temp(f"t{li}", width), _Temp(f"u{li}", width)
+        body = []
+        for o, terms in self._terms(layer, xs):
+            col = o % layer.kernel.shape[-1]
+            prods = [f"{_sval(xs[i], x_type)} * {_sval(k_words[kk].name, kt)}" for i, kk in terms]
+            bias = []
+            if b_words is not None:
+                bias += u.set(_sval(b_words[col].name, bt), bt.min_code, bt.max_code)
+                bias += u.cast(bt.frac, at)
+            if fast:
+                n = len(terms)
+                body += t.set(" + ".join(prods) or "0", -n * xmax * kmax, n * xmax * kmax)
+                body += t.shift_left(sh)
+                if bias:
+                    body += bias
+                    body += [f"{t.name} = {t.name} + {u.name};"]
+                    t.lo, t.hi = t.lo + u.lo, t.hi + u.hi
+                body += t.overflow(at)
+            else:
+                # hls4ml's general order: each product cast to accum_t, saturation after every addition.
+                if bias:
+                    body += bias
+                    body += [f"{t.name} = {u.name};"]
+                    t.lo, t.hi = u.lo, u.hi
+                else:
+                    body += t.set("0", 0, 0)
+                for p in prods:
+                    body += u.set(p, -xmax * kmax, xmax * kmax)
+                    body += u.cast(prod_frac, at)
+                    body += [f"{t.name} = {t.name} + {u.name};"]
+                    t.lo, t.hi = t.lo + u.lo, t.hi + u.hi
+                    if at.overflow != "WRAP":
+                        body += t.overflow(at)
+                body += t.overflow(at)
+            body += t.cast(at.frac, ot)
+            body.append(f"{outs[o]} <= {t.name}[{ot.width - 1}:0];")
+        return body, [(t.name, width, True), (u.name, width, True)]
+
+    def _act_stage(self, li, layer, xs, x_type, outs):
+        ot = layer.out_type
+        width = _bits_for(x_type.min_code, x_type.max_code, x_type.max_code << max(ot.frac - x_type.frac, 0),
+                          1 << (abs(ot.frac - x_type.frac) + 2)) + 1
+        t = _Temp(f"t{li}", width)
+        body = []
+        for j, x in enumerate(xs):
+            body += t.set(_sval(x, x_type), x_type.min_code, x_type.max_code)
+            if layer.function == "relu" and t.lo < 0:
+                body.append(f"if ({t.name}[{width - 1}]) {t.name} = {width}'sd0;")
+                t.lo, t.hi = 0, max(t.hi, 0)
+            elif layer.function not in ("relu", "linear"):
+                raise CodesignError(f"the RTL generator supports relu and linear activations, not {layer.function!r}")
+            body += t.cast(x_type.frac, ot)
+            body.append(f"{outs[j]} <= {t.name}[{ot.width - 1}:0];")
+        return body, [(t.name, width, True)]
+
+    def _thr_stage(self, li, layer, xs, x_type, outs):
+        """Comparators: out = min_code + #{k : direction * x >= thresholds[c, k]}."""
+        ot = layer.out_type
+        thr, direction = np.asarray(layer.thresholds), np.asarray(layer.direction)
+        lo_x, hi_x = x_type.min_code, x_type.max_code
+        width = _bits_for(lo_x, hi_x, -lo_x, int(thr.min()), int(thr.max())) + 1
+        cnt_width = max(int(thr.shape[1]).bit_length() + 1, ot.width)
+        t = f"t{li}"
+        cnt = f"n{li}"
+        C = thr.shape[0]
+        body = []
+        for j, x in enumerate(xs):
+            c = j % C
+            neg = direction[c] < 0
+            lo, hi = (-hi_x, -lo_x) if neg else (lo_x, hi_x)
+            body.append(f"{t} = {'-' if neg else ''}{_sval(x, x_type)};")
+            row = thr[c]
+            always = int(np.sum(row <= lo))  # reached by every input code
+            live = [int(v) for v in row if lo < v <= hi]
+            terms = [f"({t} >= {_lit(v, width)})" for v in live]
+            base = f"{cnt_width}'d{always}"
+            body.append(f"{cnt} = {' + '.join([base] + terms)};")
+            mn = ot.min_code & ((1 << ot.width) - 1)
+            expr = f"{cnt}[{ot.width - 1}:0]" if mn == 0 else f"{cnt}[{ot.width - 1}:0] + {ot.width}'d{mn}"
+            body.append(f"{outs[j]} <= {expr};")
+        return body, [(t, width, True), (cnt, cnt_width, False)]
+
+    def _bn_stage(self, li, layer, xs, x_type, outs):
+        ot, st, btp = layer.out_type, layer.scale_type, layer.bias_type
+        prod_frac = x_type.frac + st.frac
+        frac = max(prod_frac, btp.frac)
+        scale = np.asarray(layer.scale, dtype=np.int64).reshape(-1)
+        bias = np.asarray(layer.bias, dtype=np.int64).reshape(-1)
+        xmax = max(abs(x_type.min_code), x_type.max_code)
+        smax = int(np.abs(scale).max(initial=0))
+        bmax = int(np.abs(bias).max(initial=0)) << (frac - btp.frac)
+        width = _bits_for(((xmax * smax) << (frac - prod_frac)) + bmax, 1 << (abs(ot.frac - frac) + 2),
+                          ot.max_code << max(ot.frac - frac, 0)) + 1
+        t = _Temp(f"t{li}", width)
+        C = len(scale)
+        body = []
+        for j, x in enumerate(xs):
+            c = j % C
+            s, b = int(scale[c]), int(bias[c]) << (frac - btp.frac)
+            lo, hi = sorted((x_type.min_code * s, x_type.max_code * s))
+            body += t.set(f"{_sval(x, x_type)} * {_lit(s, width)}", lo, hi)
+            body += t.shift_left(frac - prod_frac)
+            if b:
+                body.append(f"{t.name} = {t.name} + {_lit(b, width)};")
+                t.lo, t.hi = t.lo + b, t.hi + b
+            body += t.cast(frac, ot)
+            body.append(f"{outs[j]} <= {t.name}[{ot.width - 1}:0];")
+        return body, [(t.name, width, True)]
+
+
+# --- public entry point --------------------------------------------------------------------------------------------
+
+
+def protected_bits(plan) -> np.ndarray:
+    if plan is None:
+        return np.zeros(0, dtype=np.int64)
+    if getattr(plan, "scheme", "tmr") != "tmr":
+        raise CodesignError(f"the RTL generator implements TMR plans only, not {plan.scheme!r}")
+    return np.unique(np.asarray(plan.bits, dtype=np.int64))
+
+
+def word_codes(qnet, word_list: list[Word]) -> np.ndarray:
+    """Bit patterns (unsigned) of every word, in address order."""
+    parts = []
+    for seg in qnet.bitspace.segments:
+        codes, ty = qnet.layers[seg.layer_index].params()[seg.tensor]
+        parts.append(np.asarray(codes, dtype=np.int64).reshape(-1) & ((1 << ty.width) - 1))
+    flat = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+    assert len(flat) == len(word_list)
+    return flat
+
+
+def write_rtl(qnet, out_dir, plan=None) -> dict:
+    """Write ``<top>.v``, ``tmr_vote.v``, ``weights.hex`` (the load image) and ``rtl.json`` into ``out_dir``
+    (atomically) and return the summary stored in ``rtl.json``."""
+    bits = protected_bits(plan)
+    qnet.bitspace.check(bits)
+    word_list = words(qnet, bits)
+    gen = _Gen(qnet, word_list)
+    voter = voter_source()
+    out_dir = Path(out_dir)
+    with atomic_dir(out_dir) as tmp:
+        gen.write(tmp / f"{gen.top}.v")
+        shutil.copyfile(voter, tmp / VOTER)
+        codes = word_codes(qnet, word_list)
+        (tmp / "weights.hex").write_text("".join(f"{int(c):x}\n" for c in codes))
+        summary = summarize(qnet, gen, bits)
+        (tmp / "rtl.json").write_text(json.dumps(summary, indent=1))
+    return summary
+
+
+def summarize(qnet, gen: "_Gen", bits: np.ndarray) -> dict:
+    weight_bits = qnet.bitspace.size
+    return {
+        "top": gen.top,
+        "sources": [f"{gen.top}.v", VOTER],
+        "design_hash": qnet.fingerprint(),
+        "latency_cycles": gen.latency,
+        "ports": {
+            "clk": 1, "rst": 1, "load_we": 1, "load_addr": gen.addr_width, "load_data": gen.data_width,
+            "in_valid": 1, "in_data": gen.n_in * gen.in_width, "out_valid": 1,
+            "out_data": gen.n_out * gen.out_width, "tmr_err": 1,
+        },
+        "input": {"elements": gen.n_in, "type": str(qnet.input_type), "width": gen.in_width,
+                  "signed": qnet.input_type.signed, "shape": list(qnet.input_shape)},
+        "output": {"elements": gen.n_out, "type": str(qnet.output_type), "width": gen.out_width,
+                   "signed": qnet.output_type.signed, "shape": list(qnet.output_shape)},
+        "weight_words": gen.n_words,
+        "weight_bits": weight_bits,
+        "protected_bits": int(len(bits)),
+        "protected_sha256": hashlib.sha256(np.sort(bits).tobytes()).hexdigest(),
+        "weight_flops": weight_bits + 2 * int(len(bits)),
+        "packing": "element j of in_data/out_data at bits [(j+1)*W-1 : j*W], flat C order",
+        "naming": "w_<layer>_<tensor>_<element>; Verilog bit i = BitSpace bit position W-1-i; protected words split "
+                  "into <word>_b<i> (unprotected) and <word>_b<i>_r0/_r1/_r2 (TMR replicas)",
+        "layers": [{"name": l.name, "ident": ident, "kind": l.kind} for l, ident in zip(qnet.layers, layer_idents(qnet))],
+    }

@@ -1,0 +1,149 @@
+"""Verilog identifiers for QNet objects, and the weight-word table that ties every register to BitSpace.
+
+Naming (the fault-site contract shared by the generator, the fault-site map and the cocotb bench):
+
+- one weight/bias word = one register ``w_<layer>_<tensor>_<element>``: ``<layer>`` the sanitized layer name,
+  ``<tensor>`` ``kernel|bias``, ``<element>`` the Keras C-order flat index (BitSpace's element index);
+- Verilog bit ``i`` of a word of width ``W`` (``i = 0`` the LSB) is BitSpace bit position ``W - 1 - i`` (0 = MSB);
+- a word with bits in a TMR plan is stored bit by bit: an unprotected bit ``i`` in the 1-bit register
+  ``<word>_b<i>``, a protected one in three 1-bit replicas ``<word>_b<i>_r0/_r1/_r2`` voted by ``tmr_vote``;
+  ``<word>`` is then a wire carrying the voted word, so the datapath reads every word by the same name.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from codesign.ir.fixed import FixedType
+
+# Reserved words of Verilog-2005 and of SystemVerilog (the cocotb runner compiles with iverilog -g2012).
+_KEYWORDS = set("""
+always and assign automatic begin buf bufif0 bufif1 case casex casez cell cmos config deassign default defparam design
+disable edge else end endcase endconfig endfunction endgenerate endmodule endprimitive endspecify endtable endtask event
+for force forever fork function generate genvar highz0 highz1 if ifnone incdir include initial inout input instance
+integer join large liblist library localparam macromodule medium module nand negedge nmos nor noshowcancelled not
+notif0 notif1 or output parameter pmos posedge primitive pull0 pull1 pulldown pullup pulsestyle_onevent
+pulsestyle_ondetect rcmos real realtime reg release repeat rnmos rpmos rtran rtranif0 rtranif1 scalared
+showcancelled signed small specify specparam strong0 strong1 supply0 supply1 table task time tran tranif0 tranif1 tri
+tri0 tri1 triand trior trireg unsigned use uwire vectored wait wand weak0 weak1 while wire wor xnor xor
+alias always_comb always_ff always_latch assert assume before bind bins binsof bit break byte chandle class clocking
+const constraint context continue cover covergroup coverpoint cross dist do endclass endclocking endgroup endinterface
+endpackage endprogram endproperty endsequence enum expect export extends extern final first_match foreach forkjoin
+iff ignore_bins illegal_bins import inside int interface intersect join_any join_none local logic longint matches
+modport new null package packed priority program property protected pure rand randc randcase randsequence ref return
+sequence shortint shortreal solve static string struct super tagged this throughout timeprecision timeunit type
+typedef union unique var virtual void wait_order wildcard with within
+""".split())
+
+TENSOR_ORDER = ("kernel", "bias")
+
+
+def sanitize(name: str) -> str:
+    """A string made of Verilog identifier characters (``[A-Za-z0-9_]``), never empty."""
+    out = re.sub(r"[^A-Za-z0-9_]", "_", str(name))
+    return out or "_"
+
+
+def module_name(name: str) -> str:
+    """The top module's name: the sanitized design name, prefixed when it would not be a legal identifier."""
+    s = sanitize(name)
+    if not re.match(r"[A-Za-z_]", s) or s in _KEYWORDS or s == "tmr_vote":
+        s = "net_" + s
+    return s
+
+
+def layer_idents(qnet) -> list[str]:
+    """One distinct identifier fragment per layer (sanitizing can merge names: ``a-b`` and ``a_b``)."""
+    out, seen = [], set()
+    for i, layer in enumerate(qnet.layers):
+        s = sanitize(layer.name)
+        if s in seen:
+            s = f"{s}_L{i}"
+            while s in seen:
+                s += "_"
+        seen.add(s)
+        out.append(s)
+    return out
+
+
+@dataclass(frozen=True)
+class Word:
+    """One weight/bias register: its load address, BitSpace location and name."""
+
+    address: int
+    layer_index: int
+    tensor: str
+    element: int
+    type: FixedType
+    name: str
+    bit_offset: int  # BitSpace index of the word's MSB (bit position 0)
+    protected: tuple = ()  # Verilog bit indices (0 = LSB) that are triplicated
+
+    def bit_regs(self, i: int) -> list[str]:
+        """The 1-bit registers of Verilog bit ``i`` of a split (protected) word: one, or three replicas."""
+        base = f"{self.name}_b{i}"
+        return [f"{base}_r{r}" for r in range(3)] if i in self.protected else [base]
+
+    @property
+    def split(self) -> bool:
+        return bool(self.protected)
+
+
+def words(qnet, protected_bits=None) -> list[Word]:
+    """Every weight/bias word in load-address order, which is BitSpace segment order (so address ``a`` holds the
+    ``a``-th word of BitSpace and bit ``b`` lives at address ``#words before its segment + element``)."""
+    bs = qnet.bitspace
+    idents = layer_idents(qnet)
+    prot: dict[int, set[int]] = {}
+    if protected_bits is not None and len(protected_bits):
+        d = bs.decode(np.unique(np.asarray(protected_bits, dtype=np.int64)))
+        for seg, idx, pos in zip(d["segment"], d["index"], d["bit_position"]):
+            s = bs.segments[int(seg)]
+            prot.setdefault((int(seg), int(idx)), set()).add(s.type.width - 1 - int(pos))
+    out = []
+    address = 0
+    for k, s in enumerate(bs.segments):
+        w = s.type.width
+        for e in range(s.size):
+            out.append(Word(address, s.layer_index, s.tensor, e, s.type, f"w_{idents[s.layer_index]}_{s.tensor}_{e}",
+                            s.offset + e * w, tuple(sorted(prot.get((k, e), ())))))
+            address += 1
+    return out
+
+
+def flop_map(word_list: list[Word]) -> dict[tuple[str, int], tuple[int, int | None]]:
+    """``{(register, Verilog bit index): (BitSpace bit, replica or None)}`` for every weight flop bit."""
+    out = {}
+    for wd in word_list:
+        W = wd.type.width
+        for i in range(W):
+            bit = wd.bit_offset + (W - 1 - i)
+            if not wd.split:
+                out[(wd.name, i)] = (bit, None)
+            elif i in wd.protected:
+                for r, reg in enumerate(wd.bit_regs(i)):
+                    out[(reg, 0)] = (bit, r)
+            else:
+                out[(wd.bit_regs(i)[0], 0)] = (bit, None)
+    return out
+
+
+def flop_bits(word_list: list[Word], bits, replica: int | None = None) -> list[tuple[str, int]]:
+    """The flop bits an upset of BitSpace ``bits`` hits: a protected bit hits replica ``replica``, or all three
+    replicas when ``replica`` is None (the plan's protection is then defeated on purpose)."""
+    starts = np.array([wd.bit_offset for wd in word_list], dtype=np.int64)
+    out = []
+    for b in np.asarray(bits, dtype=np.int64).reshape(-1):
+        wd = word_list[int(np.searchsorted(starts, b, side="right")) - 1]
+        i = wd.type.width - 1 - int(b - wd.bit_offset)
+        if not wd.split:
+            out.append((wd.name, i))
+        elif i in wd.protected:
+            regs = wd.bit_regs(i)
+            out.extend((reg, 0) for reg in (regs if replica is None else [regs[replica]]))
+        else:
+            out.append((wd.bit_regs(i)[0], 0))
+    return out
