@@ -47,7 +47,7 @@ def hessian_scores(ctx: Context, k: int = 8, trace_samples: int = 16) -> tuple[n
     score = np.abs(np.sum(vals[:, None] * (vecs @ theta)[:, None] * vecs, axis=0))
     info = {"eigenvalues": vals.tolist()}
     if trace_samples:
-        _, traces = ctx.loss.hutchinson(trace_samples)
+        traces = ctx.loss.traces(trace_samples)
         info["layer_trace"] = traces
     return score, info
 
@@ -62,7 +62,7 @@ def bitwise_scores(ctx: Context, samples: int = 128) -> np.ndarray:
 
     loss = ctx.loss_of("task" if ctx.metric == "mispredict" else "deviation")
     g = loss.gradient()
-    h, _ = loss.hutchinson(samples)
+    h = loss.diagonal(samples)
     param = bit_columns(ctx.bitspace)["param"]
     dw = weight_deltas(ctx.bitspace, ctx.qnet)
     return np.abs(g[param] * dw) + 0.5 * np.abs(h[param]) * dw ** 2
