@@ -257,7 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument("--samples", type=int, help="evaluate faults on the first N rows")
         s.add_argument("--k", type=int, default=5, help="PrioriFI: median of the last k ΔC (default 5)")
         s.add_argument("--k-eigen", type=int, default=8, help="Hessian: top-k eigenpairs (default 8)")
-        s.add_argument("--rows", type=int, default=2000, help="rows for gradients and Hessians (default 2000)")
+        s.add_argument("--rows", type=int, default=1000, help="rows for gradients and Hessians (default 1000)")
 
     s = sub.add_parser("rank", help="order the weight and bias bits by predicted sensitivity (rank.csv)")
     rank_options(s)

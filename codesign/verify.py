@@ -12,7 +12,7 @@ import numpy as np
 from codesign.errors import CodesignError
 from codesign.sim.forward import predict, quantize_input
 
-LEVELS = ("qkeras", "sim", "hls", "hls4ml")  # hls: register-file C-sim; hls4ml: hls4ml's plain project
+LEVELS = ("qkeras", "sim", "hls", "hls4ml", "rtl")  # hls: register-file C-sim; hls4ml: hls4ml's plain project
 
 
 def parse_levels(text: str | list[str]) -> list[str]:
@@ -42,6 +42,10 @@ def verify(keras_model, qnet, x: np.ndarray, levels=("qkeras", "sim"), batch_siz
                 out = csim.predict(xq)
             finally:
                 csim.close()
+        elif level == "rtl":
+            from codesign.rtl.sim import rtl_predict
+
+            out = qnet.output_type.to_float(rtl_predict(qnet, codes)).reshape(len(x), -1)
         else:
             from codesign.hls.hls4ml_csim import Hls4mlCsim
 

@@ -20,6 +20,7 @@ from codesign.errors import CodesignError
 from codesign.outdir import atomic_dir
 from codesign.rank import dynamic, static
 from codesign.rank.base import Context, Ranking
+from codesign.rank.loss import ROWS
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ def parse_rankers(text: str | None) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def context_for(design, rows: int = 2000) -> Context:
+def context_for(design, rows: int = ROWS) -> Context:
     from codesign.rank.loss import loss_model_for
 
     return Context(design.qnet(), seed=design.seed, metric=design.metric, loss_factory=lambda obj: loss_model_for(design, rows, obj))
@@ -127,7 +128,7 @@ def live_measure(design, out):
 # --- commands ----------------------------------------------------------------------------------------------------
 
 
-def rank(design, method: str, out="out", k: int = 5, k_eigen: int = 8, rows: int = 2000) -> dict:
+def rank(design, method: str, out="out", k: int = 5, k_eigen: int = 8, rows: int = ROWS) -> dict:
     method = canonical(method)
     check_options(k, k_eigen)
     ctx = context_for(design, rows)
@@ -162,7 +163,7 @@ def rank(design, method: str, out="out", k: int = 5, k_eigen: int = 8, rows: int
 
 
 def evaluate(design, rankers: list[str] | None = None, out="out", k: int = 5, k_eigen: int = 8,
-             rows: int = 2000) -> dict:
+             rows: int = ROWS) -> dict:
     from codesign.rank import evaluation as ev
 
     check_options(k, k_eigen)

@@ -41,7 +41,7 @@ def taylor_rank(ctx: Context, **_) -> Ranking:
     return Ranking("taylor", msb_to_lsb(ctx.bitspace, (g * param_values(ctx.qnet)) ** 2))
 
 
-def hessian_scores(ctx: Context, k: int = 8, trace_samples: int = 16) -> tuple[np.ndarray, dict]:
+def hessian_scores(ctx: Context, k: int = 8, trace_samples: int = 8) -> tuple[np.ndarray, dict]:
     vals, vecs = ctx.loss.top_eigen(k)
     theta = param_values(ctx.qnet)
     score = np.abs(np.sum(vals[:, None] * (vecs @ theta)[:, None] * vecs, axis=0))
@@ -52,7 +52,7 @@ def hessian_scores(ctx: Context, k: int = 8, trace_samples: int = 16) -> tuple[n
     return score, info
 
 
-def hessian_rank(ctx: Context, k: int = 8, trace_samples: int = 16, **_) -> Ranking:
+def hessian_rank(ctx: Context, k: int = 8, trace_samples: int = 8, **_) -> Ranking:
     score, info = hessian_scores(ctx, k, trace_samples)
     return Ranking("hessian", msb_to_lsb(ctx.bitspace, score), info=info)
 

@@ -1,0 +1,71 @@
+"""Fault sites: the weight flip-flop bits of a generated design, read back from its Verilog with pyverilog.
+
+A site is ``(register, Verilog bit index)``. :func:`site_map` maps each one to ``(BitSpace bit, replica)``
+(replica ``None`` for a single flop, 0..2 for a TMR replica) from the names alone, so the test that the map is a
+bijection checks the generator's output rather than its intentions.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+from pathlib import Path
+
+from codesign.errors import CodesignError
+
+_WEIGHT = re.compile(r"w_.*")
+
+
+def _int(node) -> int:
+    """A declaration bound; the generator writes plain decimal integers."""
+    from pyverilog.vparser.ast import IntConst
+
+    if not isinstance(node, IntConst) or not node.value.isdigit():
+        raise CodesignError(f"unexpected width expression {node!r} in generated RTL")
+    return int(node.value)
+
+
+def weight_flops(verilog_file) -> list[tuple[str, int]]:
+    """Every bit of every ``reg`` named ``w_*`` in the top module, parsed with pyverilog."""
+    from pyverilog.vparser.ast import Decl, ModuleDef, Reg
+    from pyverilog.vparser.parser import VerilogCodeParser
+
+    with tempfile.TemporaryDirectory(prefix="codesign-pyverilog-") as tmp:
+        parser = VerilogCodeParser([str(verilog_file)], preprocess_output=str(Path(tmp) / "pp.v"), outputdir=tmp,
+                                   debug=False)
+        ast = parser.parse()
+    out = []
+    for mod in ast.description.definitions:
+        if not isinstance(mod, ModuleDef):
+            continue
+        for item in mod.items:
+            if not isinstance(item, Decl):
+                continue
+            for d in item.list:
+                if isinstance(d, Reg) and _WEIGHT.fullmatch(d.name):
+                    if d.width is None:
+                        out.append((d.name, 0))
+                    else:
+                        msb, lsb = _int(d.width.msb), _int(d.width.lsb)
+                        out.extend((d.name, i) for i in range(min(msb, lsb), max(msb, lsb) + 1))
+    return out
+
+
+def site_map(rtl_dir, qnet, plan_bits=None) -> dict[tuple[str, int], tuple[int, int | None]]:
+    """``{(register, bit): (BitSpace bit, replica)}`` for every weight flop of the design in ``rtl_dir``.
+
+    Raises CodesignError if the RTL's flops and the naming contract of :mod:`codesign.rtl.names` disagree.
+    """
+    from codesign.rtl.names import flop_map, words
+
+    rtl_dir = Path(rtl_dir)
+    summary = json.loads((rtl_dir / "rtl.json").read_text())
+    flops = weight_flops(rtl_dir / summary["sources"][0])
+    expected = flop_map(words(qnet, plan_bits))
+    found = set(flops)
+    if len(found) != len(flops) or found != set(expected):
+        missing, extra = set(expected) - found, found - set(expected)
+        raise CodesignError(f"{rtl_dir}: weight flops do not match BitSpace ({len(missing)} missing, "
+                            f"{len(extra)} unexpected, e.g. {sorted(missing or extra)[:3]})")
+    return {site: expected[site] for site in flops}
