@@ -201,6 +201,37 @@ def cmd_inject(args) -> int:
     return 0
 
 
+def cmd_plan(args) -> int:
+    import numpy as np
+
+    from codesign.protect import budget as b
+
+    design = _load_design(args)
+    budget = b.parse_budget(args.budget)
+    qnet = design.qnet()
+    out_file = Path(args.plan)
+    if out_file.is_dir():
+        raise CodesignError(f"--plan {out_file} is a directory; give a .json file name")
+    if not out_file.parent.is_dir():
+        raise CodesignError(f"directory of --plan does not exist: {out_file.parent}")
+    needs_oracle = budget.kind == "sensitive"
+    delta = None
+    if needs_oracle or args.ranker == "oracle":
+        from codesign.rank.api import load_oracle
+
+        delta = load_oracle(design, args.out)
+    order = b.ranking_order(design, args.ranker, args.out, delta) if budget.kind not in ("none", "full") \
+        and budget.kind != "sensitive" else np.arange(qnet.bitspace.size)
+    bits = b.select_bits(budget, order, qnet.bitspace.size, delta)
+    plan = b.make_plan(design.name, qnet, bits)
+    tmp = out_file.with_name(f".{out_file.name}.tmp")
+    plan.save(tmp)
+    tmp.replace(out_file)
+    print(f"{design.name}: plan protects {len(bits)} of {qnet.bitspace.size} bits "
+          f"({budget.label} by {args.ranker}); written to {out_file}")
+    return 0
+
+
 def _campaign_options(s) -> None:
     s.add_argument("design")
     s.add_argument("--out", default="out")
@@ -270,6 +301,15 @@ def build_parser() -> argparse.ArgumentParser:
     rank_options(s)
     s.add_argument("--rankers", help="comma list (default: all)")
     s.set_defaults(func=cmd_evaluate)
+
+    s = sub.add_parser("plan", help="protection plan (TMR bits) from a ranking and a budget")
+    s.add_argument("design")
+    s.add_argument("--ranker", default="oracle", help="oracle (default) or any ranker name")
+    s.add_argument("--budget", required=True, help="fraction in [0,1] (or N%%), 'sensitive', 'none' or 'full'")
+    s.add_argument("--out", default="out", help="where the oracle lives (default out)")
+    s.add_argument("--samples", type=int, help="evaluate on the first N rows")
+    s.add_argument("--plan", required=True, help="JSON file to write")
+    s.set_defaults(func=cmd_plan)
 
     s = sub.add_parser("inject", help="inject faults at one level (sim, hls, rtl) and write ΔC per fault")
     s.add_argument("design")
