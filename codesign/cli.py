@@ -232,6 +232,21 @@ def cmd_plan(args) -> int:
     return 0
 
 
+def cmd_hls(args) -> int:
+    from codesign.hls.regfile import write_project
+
+    design = _load_design(args)
+    s = write_project(design, args.out, backend=args.backend, plan=args.protect)
+    li = s["load_interface"]
+    print(f"{design.name}: hls4ml {s['hls4ml_version']} {s['backend']} project with a weight register file "
+          f"({li['n_words']} words, load port {li['addr_width']}-bit address, {li['data_width']}-bit data)")
+    prot = s.get("protection") or {}
+    if prot.get("protected_bits"):
+        print(f"  TMR on {prot['protected_bits']} bits in {prot['protected_words']} words")
+    print(f"  written to {s['project_dir']} (synthesis needs Vivado/Vitis HLS; C-sim builds with g++)")
+    return 0
+
+
 def _campaign_options(s) -> None:
     s.add_argument("design")
     s.add_argument("--out", default="out")
@@ -257,7 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--design", help="design .yaml (its data are the inputs)")
     s.add_argument("--model", help="Keras .h5 or zoo name")
     s.add_argument("--inputs", help=".npy of model inputs, batch first")
-    s.add_argument("--levels", default="qkeras,sim", help="comma list of qkeras,sim,hls (default qkeras,sim)")
+    s.add_argument("--levels", default="qkeras,sim", help="comma list of qkeras,sim,hls,hls4ml,rtl (default qkeras,sim)")
     s.add_argument("--n", type=int, help="use the first N inputs")
     s.add_argument("--input-precision", help="input port type, e.g. 'ap_fixed<16,6,AP_RND_CONV,AP_SAT>'")
     s.set_defaults(func=cmd_verify)
@@ -301,6 +316,14 @@ def build_parser() -> argparse.ArgumentParser:
     rank_options(s)
     s.add_argument("--rankers", help="comma list (default: all)")
     s.set_defaults(func=cmd_evaluate)
+
+    s = sub.add_parser("hls", help="hls4ml project whose weights live in an injectable register file")
+    s.add_argument("design")
+    s.add_argument("--out", required=True, help="project directory to write")
+    s.add_argument("--backend", default="Vivado", help="Vivado (default) or Vitis")
+    s.add_argument("--protect", help="protection plan: protected bits stored as three voted replicas")
+    s.add_argument("--samples", type=int, help="testbench rows (default: the first 100)")
+    s.set_defaults(func=cmd_hls)
 
     s = sub.add_parser("plan", help="protection plan (TMR bits) from a ranking and a budget")
     s.add_argument("design")

@@ -26,12 +26,10 @@ void multithreshold(data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_in],
     #pragma HLS PIPELINE
     #pragma HLS ARRAY_PARTITION variable=thresholds complete
     #pragma HLS ARRAY_PARTITION variable=direction complete
-Channels:
     for (unsigned i = 0; i < CONFIG_T::n_in; i++) {
         #pragma HLS UNROLL
         const unsigned c = i % CONFIG_T::n_filt;
         int count = 0;
-    Levels:
         for (unsigned k = 0; k < CONFIG_T::n_levels; k++) {
             #pragma HLS UNROLL
             const typename CONFIG_T::threshold_t t = thresholds[c * CONFIG_T::n_levels + k];

@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from codesign.errors import CodesignError
+from codesign.hls.injection import HlsLevel, RegfileCsim  # noqa: F401  (the C-sim side, re-exported)
 from codesign.hls.layout import RegfileLayout
 from codesign.hls.multithreshold import TEMPLATES
 from codesign.ir.from_keras import check_keras, onchip_part, quiet_stdout, strip_fkeras, to_hls4ml
@@ -141,10 +142,11 @@ class _RegfileWriterMixin:
         spec = model.codesign_regfile
         out, _ = self._files(model)
         namespace = model.config.get_writer_config().get("Namespace", None)
+        write_txt = model.config.get_writer_config().get("WriteWeightsTxt", True)
         for layer in model.get_layers():
             for w in layer.get_weights():
                 if w.name not in spec.register_vars:  # datapath constants (thresholds): hls4ml's own headers
-                    self.print_array_to_cpp(w, out, namespace=namespace, write_txt_file=False)
+                    self.print_array_to_cpp(w, out, namespace=namespace, write_txt_file=write_txt)
 
     def write_parameters(self, model):
         super().write_parameters(model)
@@ -184,6 +186,13 @@ class _RegfileWriterMixin:
                                                  f"{','.join(LOAD_PORTS)}\n", text)
         if n != 1:
             raise RuntimeError("hls4ml output changed: no io_parallel interface pragma in the top function")
+        if model.config.get_writer_config().get("WriteWeightsTxt", True):
+            for _, v in spec.arrays:  # hls4ml's C-sim loader would overwrite the layer operands from text files
+                text = _once(text, f"        nnet::load_weights_from_txt<{v.type.name}, {v.data_length}>({v.name}, \"{v.name}.txt\");\n",
+                             "", f"txt loader of {v.name}")
+            for v in spec.zero_biases:
+                text = _once(text, f"        nnet::load_weights_from_txt<{v.type.name}, {v.data_length}>({v.name}, \"{v.name}.txt\");\n",
+                             "", f"txt loader of {v.name}")
         text = _once(text, '#include "parameters.h"\n',
                      '#include "parameters.h"\n#include "nnet_utils/nnet_regfile.h"\n', "parameters include")
         text = _once(text, f"void {name}(\n", _storage_cpp(spec) + f"\nvoid {name}(\n", "top-level definition")
@@ -332,7 +341,8 @@ def _regfile_header(model) -> str:
 // Address map = BitSpace order: tensors in network order (each layer's kernel, then its bias), and inside a
 // tensor the flat Keras C-order element index. BitSpace index  offset + e*width + p  (p = 0 is the MSB) is
 // word  base + e, bit  width-1-p  (bit 0 = LSB). Storage arrays: rf_<var> (one copy), or rf_<var>_r0/_r1/_r2
-// (TMR: {n_prot} protected bits; the bits set in tmr_mask_<var>[e] are voted 2-of-3, the rest read from r0).
+// for a tensor with protected bits ({n_prot} in this project): the bits set in tmr_mask_<var>[e] are voted
+// 2-of-3, the rest read from r0.
 //
 {_layout_comment(model)}
 #ifndef CODESIGN_REGFILE_H_
@@ -509,7 +519,9 @@ def convert(keras_model, qnet, output_dir: str, backend: str = "Vivado", protect
     graph = to_hls4ml(strip_fkeras(keras_model), qnet.input_type, output_dir=output_dir, backend=backend)
     install(graph, qnet)
     wc = graph.config.writer_config
-    wc["WriteWeightsTxt"] = False  # no load-from-txt block: weights come only through the load port
+    # WriteWeightsTxt stays on (hls4ml's default) for the datapath constants only: C-sim then reads them from
+    # firmware/weights/*.txt instead of running ~15k ap_fixed(double) constructors at start-up, which takes g++
+    # minutes to compile for a 255-level MultiThreshold; register tensors are dropped from that mechanism.
     wc["WriteTar"] = False  # the tarball would land next to the (temporary) project directory
     arrays, zero_biases = [], []
     for block in layout.blocks:
