@@ -247,6 +247,36 @@ def cmd_hls(args) -> int:
     return 0
 
 
+def cmd_rtl(args) -> int:
+    import json
+
+    from codesign.outdir import atomic_dir
+    from codesign.protect.plan import Plan
+    from codesign.rtl.generate import write_rtl
+
+    design = _load_design(args)
+    qnet = design.qnet()
+    plan = Plan.load(args.protect, qnet) if args.protect else None
+    out = Path(args.out)
+    if out.exists() and not (out / "rtl.json").is_file():
+        raise CodesignError(f"output directory {out} exists and is not a codesign RTL directory (no rtl.json); "
+                            "choose another --out or remove it")
+    s = write_rtl(qnet, out, plan)
+    print(f"{design.name}: Verilog-2001 top {s['top']} in {out} ({len(s['sources'])} files), latency "
+          f"{s['latency_cycles']} cycles, {s.get('weight_flops', '?')} weight flops")
+    if args.yosys:
+        from codesign.rtl.yosys import yosys_stats
+
+        stats = yosys_stats(out, xilinx=True, cmos=True, ltp=True)
+        with atomic_dir(out.with_name(out.name + "-yosys")) as tmp:
+            (tmp / "yosys.json").write_text(json.dumps(stats, indent=1))
+        g, x = stats["generic"], stats.get("xilinx", {})
+        print(f"  Yosys: {g['cells']} cells, {g['flops']} flops; xc7 {x.get('luts')} LUTs, {x.get('ffs')} FFs; "
+              f"{stats.get('cmos_transistors')} transistors; logic depth {stats.get('logic_depth')}; "
+              f"written to {out.name}-yosys/yosys.json")
+    return 0
+
+
 def _campaign_options(s) -> None:
     s.add_argument("design")
     s.add_argument("--out", default="out")
@@ -324,6 +354,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--protect", help="protection plan: protected bits stored as three voted replicas")
     s.add_argument("--samples", type=int, help="testbench rows (default: the first 100)")
     s.set_defaults(func=cmd_hls)
+
+    s = sub.add_parser("rtl", help="Verilog-2001 of the network with weight register files (and TMR)")
+    s.add_argument("design")
+    s.add_argument("--out", required=True, help="directory to write")
+    s.add_argument("--protect", help="protection plan: protected bits as three replica flops and a voter")
+    s.add_argument("--yosys", action="store_true", help="also synthesize with Yosys and report area (slow)")
+    s.set_defaults(func=cmd_rtl)
 
     s = sub.add_parser("plan", help="protection plan (TMR bits) from a ranking and a budget")
     s.add_argument("design")

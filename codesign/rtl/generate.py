@@ -37,13 +37,15 @@ from codesign.rtl.names import Word, layer_idents, module_name, words
 
 RTL_SIM = Path(__file__).resolve().parents[2] / "rtl_sim"
 VOTER = "tmr_vote.v"
+REPLICA = "tmr_ff.v"
+PRIMITIVES = (VOTER, REPLICA)
 
 
-def voter_source() -> Path:
-    path = RTL_SIM / VOTER
-    if not path.is_file():
+def primitive_sources() -> list[Path]:
+    paths = [RTL_SIM / p for p in PRIMITIVES]
+    if not all(p.is_file() for p in paths):
         raise CodesignError(f"RTL primitives not found at {RTL_SIM} (rtl_sim/ must sit next to the codesign package)")
-    return path
+    return paths
 
 
 # --- fixed-point steps on a wide signed temporary --------------------------------------------------------------------
@@ -219,15 +221,21 @@ class _Gen:
                 w(_decl("reg", wd.name, W, signed), 1)
                 continue
             bits = []
+            we = f"{wd.name}_we"
+            w(f"wire {we} = load_we && load_addr == {self.addr_width}'d{wd.address};", 1)
             for i in range(W - 1, -1, -1):
                 regs = wd.bit_regs(i)
-                w("reg " + ", ".join(regs) + ";", 1)
                 if len(regs) == 1:
+                    w(f"reg {regs[0]};", 1)
                     bits.append(regs[0])
                     continue
+                qs = [r.replace(".", "_") for r in regs]
+                w("wire " + ", ".join(qs) + ";", 1)
+                for r, q in zip(regs, qs):
+                    w(f"tmr_ff {r.split('.')[0]} (.clk(clk), .en({we}), .d(load_data[{i}]), .q({q}));", 1)
                 v = f"{wd.name}_b{i}_v"
                 w(f"wire {v}, {v}_err;", 1)
-                w(f"tmr_vote #(.W(1)) u_{wd.name}_b{i} (.a({regs[0]}), .b({regs[1]}), .c({regs[2]}), "
+                w(f"tmr_vote #(.W(1)) {wd.name}_b{i}_vote (.a({qs[0]}), .b({qs[1]}), .c({qs[2]}), "
                   f".y({v}), .err({v}_err));", 1)
                 bits.append(v)
                 errs.append(f"{v}_err")
@@ -252,7 +260,9 @@ class _Gen:
                 if not wd.split:
                     w(f"{A}'d{wd.address}: {wd.name} <= load_data[{W - 1}:0];", 4)
                     continue
-                assigns = [f"{reg} <= load_data[{i}];" for i in range(W - 1, -1, -1) for reg in wd.bit_regs(i)]
+                # TMR replicas load themselves (tmr_ff instances); the single bits of the word load here
+                assigns = [f"{regs[0]} <= load_data[{i}];" for i in range(W - 1, -1, -1)
+                           if len(regs := wd.bit_regs(i)) == 1]
                 w(f"{A}'d{wd.address}: begin " + " ".join(assigns) + " end", 4)
             w("default: ;", 4)
             w("endcase", 3)
@@ -484,17 +494,18 @@ def word_codes(qnet, word_list: list[Word]) -> np.ndarray:
 
 
 def write_rtl(qnet, out_dir, plan=None) -> dict:
-    """Write ``<top>.v``, ``tmr_vote.v``, ``weights.hex`` (the load image) and ``rtl.json`` into ``out_dir``
+    """Write ``<top>.v``, ``tmr_vote.v``, ``tmr_ff.v``, ``weights.hex`` (the load image) and ``rtl.json`` into ``out_dir``
     (atomically) and return the summary stored in ``rtl.json``."""
     bits = protected_bits(plan)
     qnet.bitspace.check(bits)
     word_list = words(qnet, bits)
     gen = _Gen(qnet, word_list)
-    voter = voter_source()
+    primitives = primitive_sources()
     out_dir = Path(out_dir)
     with atomic_dir(out_dir) as tmp:
         gen.write(tmp / f"{gen.top}.v")
-        shutil.copyfile(voter, tmp / VOTER)
+        for p in primitives:
+            shutil.copyfile(p, tmp / p.name)
         codes = word_codes(qnet, word_list)
         (tmp / "weights.hex").write_text("".join(f"{int(c):x}\n" for c in codes))
         summary = summarize(qnet, gen, bits)
@@ -506,7 +517,7 @@ def summarize(qnet, gen: "_Gen", bits: np.ndarray) -> dict:
     weight_bits = qnet.bitspace.size
     return {
         "top": gen.top,
-        "sources": [f"{gen.top}.v", VOTER],
+        "sources": [f"{gen.top}.v", *PRIMITIVES],
         "design_hash": qnet.fingerprint(),
         "latency_cycles": gen.latency,
         "ports": {
@@ -525,6 +536,7 @@ def summarize(qnet, gen: "_Gen", bits: np.ndarray) -> dict:
         "weight_flops": weight_bits + 2 * int(len(bits)),
         "packing": "element j of in_data/out_data at bits [(j+1)*W-1 : j*W], flat C order",
         "naming": "w_<layer>_<tensor>_<element>; Verilog bit i = BitSpace bit position W-1-i; protected words split "
-                  "into <word>_b<i> (unprotected) and <word>_b<i>_r0/_r1/_r2 (TMR replicas)",
+                  "into regs <word>_b<i> (unprotected bits) and tmr_ff instances <word>_b<i>_r0/_r1/_r2 (TMR "
+                  "replicas, flop .q) voted by tmr_vote",
         "layers": [{"name": l.name, "ident": ident, "kind": l.kind} for l, ident in zip(qnet.layers, layer_idents(qnet))],
     }

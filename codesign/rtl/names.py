@@ -6,8 +6,10 @@ Naming (the fault-site contract shared by the generator, the fault-site map and 
   ``<tensor>`` ``kernel|bias``, ``<element>`` the Keras C-order flat index (BitSpace's element index);
 - Verilog bit ``i`` of a word of width ``W`` (``i = 0`` the LSB) is BitSpace bit position ``W - 1 - i`` (0 = MSB);
 - a word with bits in a TMR plan is stored bit by bit: an unprotected bit ``i`` in the 1-bit register
-  ``<word>_b<i>``, a protected one in three 1-bit replicas ``<word>_b<i>_r0/_r1/_r2`` voted by ``tmr_vote``;
-  ``<word>`` is then a wire carrying the voted word, so the datapath reads every word by the same name.
+  ``<word>_b<i>``, a protected one in three replica flops ``<word>_b<i>_r0/_r1/_r2.q`` (instances of the
+  hand-written ``tmr_ff``, so synthesis keeps all three) voted by ``tmr_vote``; ``<word>`` is then a wire
+  carrying the voted word, so the datapath reads every word by the same name. A fault site is
+  ``(register path, Verilog bit)``, e.g. ``("w_conv_kernel_5", 3)`` or ``("w_conv_kernel_5_b3_r1.q", 0)``.
 """
 
 from __future__ import annotations
@@ -85,7 +87,7 @@ class Word:
     def bit_regs(self, i: int) -> list[str]:
         """The 1-bit registers of Verilog bit ``i`` of a split (protected) word: one, or three replicas."""
         base = f"{self.name}_b{i}"
-        return [f"{base}_r{r}" for r in range(3)] if i in self.protected else [base]
+        return [f"{base}_r{r}.q" for r in range(3)] if i in self.protected else [base]
 
     @property
     def split(self) -> bool:

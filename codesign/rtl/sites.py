@@ -1,6 +1,6 @@
 """Fault sites: the weight flip-flop bits of a generated design, read back from its Verilog with pyverilog.
 
-A site is ``(register, Verilog bit index)``. :func:`site_map` maps each one to ``(BitSpace bit, replica)``
+A site is ``(register path, Verilog bit index)`` (see :mod:`codesign.rtl.names`). :func:`site_map` maps each one to ``(BitSpace bit, replica)``
 (replica ``None`` for a single flop, 0..2 for a TMR replica) from the names alone, so the test that the map is a
 bijection checks the generator's output rather than its intentions.
 """
@@ -27,8 +27,9 @@ def _int(node) -> int:
 
 
 def weight_flops(verilog_file) -> list[tuple[str, int]]:
-    """Every bit of every ``reg`` named ``w_*`` in the top module, parsed with pyverilog."""
-    from pyverilog.vparser.ast import Decl, ModuleDef, Reg
+    """Every bit of every ``reg`` named ``w_*`` in the top module, and the flop ``q`` of every ``tmr_ff`` replica
+    instance named ``w_*``, parsed with pyverilog."""
+    from pyverilog.vparser.ast import Decl, InstanceList, ModuleDef, Reg
     from pyverilog.vparser.parser import VerilogCodeParser
 
     with tempfile.TemporaryDirectory(prefix="codesign-pyverilog-") as tmp:
@@ -40,6 +41,8 @@ def weight_flops(verilog_file) -> list[tuple[str, int]]:
         if not isinstance(mod, ModuleDef):
             continue
         for item in mod.items:
+            if isinstance(item, InstanceList) and item.module == "tmr_ff":
+                out.extend((f"{inst.name}.q", 0) for inst in item.instances if _WEIGHT.fullmatch(inst.name))
             if not isinstance(item, Decl):
                 continue
             for d in item.list:

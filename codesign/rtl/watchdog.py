@@ -1,7 +1,8 @@
 """Run a simulator command and kill it when its progress files stop changing (a hung Icarus run).
 
 ``python -m codesign.rtl.watchdog --stall SECONDS --watch FILE [--watch FILE ...] -- CMD ...``: exits with the
-command's status, or 124 after killing a command whose watched files were not modified for SECONDS.
+command's status, or 124 after killing a command whose watched files were not modified for SECONDS (or whose
+caller died).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv[:sep])
     cmd = argv[sep + 1:]
     start = time.time()
+    parent = os.getppid()
     proc = subprocess.Popen(cmd)
     # The parent (the campaign) may be interrupted: take the simulator down with us.
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -47,6 +49,10 @@ def main(argv: list[str] | None = None) -> int:
             return proc.wait(timeout=0.2)
         except subprocess.TimeoutExpired:
             pass
+        if os.getppid() != parent:  # the campaign process died (SIGKILL): do not leave a simulator running
+            proc.kill()
+            proc.wait()
+            return STALLED
         if time.time() - _last_change(args.watch, start) > args.stall:
             proc.terminate()
             try:

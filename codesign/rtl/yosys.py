@@ -35,7 +35,8 @@ def _run(script: str, cwd: Path, timeout: float) -> str:
 
 
 def _cells(stat: dict, top: str) -> dict:
-    mod = stat["modules"].get(f"\\{top}") or stat["design"]
+    # "design" sums the hierarchy below the top (TMR replica flops live in kept tmr_ff instances)
+    mod = stat["design"]
     by_type = {k.lstrip("\\$"): v for k, v in mod.get("num_cells_by_type", {}).items()}
     flops = sum(v for k, v in by_type.items() if "DFF" in k.upper() or re.fullmatch(r"FD[A-Z]*", k))
     return {"cells": mod["num_cells"], "flops": flops, "cells_by_type": by_type, "wire_bits": mod["num_wire_bits"]}
