@@ -93,7 +93,7 @@ MODEL_ERRORS = [
     ("input_shape_mismatch",
      ["verify", "--model", "{d}/mlp.h5", "--inputs", "{d}/x_wrong.npy", "--levels", "qkeras,sim"], ["shape"]),
     ("missing_inputs_file", ["verify", "--model", "{d}/mlp.h5", "--inputs", "{d}/nope.npy"], ["nope.npy"]),
-    ("unknown_level", ["verify", "--model", "{d}/mlp.h5", "--inputs", "{d}/x.npy", "--levels", "qkeras,rtl"], ["rtl"]),
+    ("unknown_level", ["verify", "--model", "{d}/mlp.h5", "--inputs", "{d}/x.npy", "--levels", "qkeras,gates"], ["gates"]),
     ("missing_design_verify", ["verify", "--design", "{d}/nope.yaml"], ["nope.yaml"]),
 ]
 

@@ -190,8 +190,10 @@ class QNet:
         return out
 
     def fingerprint(self) -> str:
-        """sha256 of the header and all codes: a design hash for result stores and plans."""
-        h = hashlib.sha256(json.dumps(self.header(), sort_keys=True).encode())
+        """sha256 of the network's function (formats, shapes, all codes): a design hash for result stores and plans.
+        The name and free-form meta are left out, so the same network read from a .h5 or a saved .npz matches."""
+        header = {k: v for k, v in self.header().items() if k not in ("name", "meta")}
+        h = hashlib.sha256(json.dumps(header, sort_keys=True).encode())
         for key, arr in sorted(self.arrays().items()):
             h.update(key.encode())
             h.update(np.ascontiguousarray(arr).tobytes())
