@@ -368,8 +368,11 @@ def _image_header(model) -> str:
     spec = model.codesign_regfile
     lay = spec.layout
     name = model.config.get_project_name()
-    inp, out = model.get_input_variables()[0], model.get_output_variables()[0]
     image = lay.image()
+    ops = _operand_vars(spec)
+    params = ", ".join(f"{v.type.name} {v.name}[{v.data_length}]" for v in ops)
+    statics = "\n".join(f"    static {v.type.name} {v.name}[{v.data_length}];" for v in ops)
+    names = ", ".join(v.name for v in ops)
     body = ",\n".join("    " + ", ".join(f"0x{int(w):x}" for w in image[i: i + 16]) for i in range(0, len(image), 16))
     return f"""// The weight image of {lay.qnet.name}: word a is written at register-file address a (map: firmware/regfile.h).
 // Testbench and C-simulation only (included by {name}_test.cpp and {name}_bridge.cpp, never by firmware/):
@@ -383,13 +386,13 @@ static const unsigned long long codesign_rf_image[RF_N_WORDS] = {{
 {body}
 }};
 
-// One load-port write: a call of the top-level function with load_we set (the inference it also runs is ignored).
+// One load-port write: the register-file block the top-level function forwards its load port to (codesign_regfile,
+// load_we set), without the inference the top would also run — 50 k words must not cost 50 k inferences.
+void codesign_regfile(rf_addr_t load_addr, rf_data_t load_data, bool load_we, {params});
+
 inline void codesign_rf_write(unsigned long long addr, unsigned long long word) {{
-    {inp.type.name} x[{inp.size_cpp()}];
-    for (unsigned i = 0; i < {inp.size_cpp()}; i++)
-        x[i] = 0;
-    {out.type.name} y[{out.size_cpp()}];
-    {name}(x, y, rf_addr_t(addr), rf_data_t(word), true);
+{statics}
+    codesign_regfile(rf_addr_t(addr), rf_data_t(word), true, {names});
 }}
 
 inline void codesign_load_image() {{
