@@ -53,7 +53,10 @@ def _runner():
             super()._set_env_test()
             self.env["PYTHONPATH"] = os.pathsep.join([str(RTL_SIM), self.env.get("PYTHONPATH", "")])
 
-    return _Icarus()
+    runner = _Icarus()
+    # cocotb's runner logs every command at INFO; codesign's own -v decides whether users see them
+    runner.log.setLevel(max(logging.getLogger().getEffectiveLevel(), logging.INFO))
+    return runner
 
 
 def pack_inputs(codes: np.ndarray, width: int) -> list[str]:
