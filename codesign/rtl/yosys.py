@@ -30,7 +30,13 @@ def _run(script: str, cwd: Path, timeout: float) -> str:
         raise CodesignError(f"yosys did not finish within {timeout:g} s") from None
     if proc.returncode != 0:
         err = [l for l in (proc.stderr + proc.stdout).splitlines() if l.strip()]
-        raise CodesignError(f"yosys failed: {' | '.join(err[-3:])[-400:]}")
+        if proc.returncode < 0:  # killed: no output to quote (the kernel's OOM killer sends SIGKILL)
+            import signal
+
+            why = f"killed by {signal.Signals(-proc.returncode).name} (out of memory?)"
+        else:
+            why = f"exit {proc.returncode}"
+        raise CodesignError(f"yosys failed ({why}): {' | '.join(err[-3:])[-400:] or 'no output'}")
     return proc.stdout
 
 
