@@ -214,14 +214,13 @@ def cmd_plan(args) -> int:
         raise CodesignError(f"--plan {out_file} is a directory; give a .json file name")
     if not out_file.parent.is_dir():
         raise CodesignError(f"directory of --plan does not exist: {out_file.parent}")
-    needs_oracle = budget.kind == "sensitive"
     delta = None
-    if needs_oracle or args.ranker == "oracle":
+    if budget.kind == "sensitive" or args.ranker == "oracle":
         from codesign.rank.api import load_oracle
 
         delta = load_oracle(design, args.out)
-    order = b.ranking_order(design, args.ranker, args.out, delta) if budget.kind not in ("none", "full") \
-        and budget.kind != "sensitive" else np.arange(qnet.bitspace.size)
+    ranked = budget.kind in ("fraction", "bits", "area")  # the others do not depend on an order
+    order = b.ranking_order(design, args.ranker, args.out, delta) if ranked else np.arange(qnet.bitspace.size)
     bits = b.select_bits(budget, order, qnet.bitspace.size, delta)
     plan = b.make_plan(design.name, qnet, bits)
     tmp = out_file.with_name(f".{out_file.name}.tmp")

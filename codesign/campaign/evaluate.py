@@ -112,12 +112,17 @@ class Evaluator:
     def outcome_of_outputs(self, out: np.ndarray) -> Outcome:
         """Outcome of a fault from the faulty network outputs on every evaluated row (``acts[0]``), as another
         level (HLS C-sim, RTL) computed them: the same cost path as :meth:`evaluate`, so the levels compare exactly."""
-        out = np.asarray(out).reshape(self.acts[-1].shape)
-        rows = np.flatnonzero(np.any(flat_rows(out) != flat_rows(self.acts[-1]), axis=1))
+        return self._changed_outcome(np.arange(self.n_rows), np.asarray(out).reshape(self.acts[-1].shape))
+
+    def _changed_outcome(self, rows: np.ndarray, out: np.ndarray) -> Outcome:
+        """Outcome from faulty outputs ``out`` of evaluated-row positions ``rows``: only rows whose output
+        differs from the fault-free one get their cost recomputed."""
+        changed = np.any(flat_rows(out) != flat_rows(self.acts[-1][rows]), axis=1)
+        rows, out = rows[changed], out[changed]
         if len(rows) == 0:
             return Outcome(0.0, self.base_mean, 0)
         faulty = self.base_cost.copy()
-        faulty[rows] = self._cost_memo(out[rows], rows)
+        faulty[rows] = self._cost_memo(out, rows)
         return self._outcome(faulty, len(rows))
 
     # --- incremental --------------------------------------------------------------------------------------------
@@ -137,14 +142,7 @@ class Evaluator:
         else:
             rows = np.arange(self.n_rows)
             out = forward(self.qnet, self.acts[first], start=first, overrides=overrides)
-        base = self.acts[-1][rows]
-        changed = np.any(flat_rows(out) != flat_rows(base), axis=1)
-        rows, out = rows[changed], out[changed]
-        if len(rows) == 0:
-            return Outcome(0.0, self.base_mean, 0)
-        faulty = self.base_cost.copy()
-        faulty[rows] = self._cost_memo(out, rows)
-        return self._outcome(faulty, len(rows))
+        return self._changed_outcome(rows, out)
 
     def _operand(self, li: int) -> np.ndarray:
         if li not in self._ops:

@@ -39,12 +39,12 @@ def parse_bits(text: str, size: int) -> list[np.ndarray]:
     return [np.array([b], dtype=np.int64) for b in bits]
 
 
-def sample_faults(size: int, n: int, flips: int, seed: int, exclude=None) -> list[np.ndarray]:
+def sample_faults(size: int, n: int, flips: int, seed: int) -> list[np.ndarray]:
     if n <= 0:
         raise CodesignError("--sample must be a positive integer")
     if flips <= 0:
         raise CodesignError("--flips must be a positive integer")
-    pool = np.setdiff1d(np.arange(size, dtype=np.int64), np.asarray(exclude if exclude is not None else [], np.int64))
+    pool = np.arange(size, dtype=np.int64)
     if flips > len(pool):
         raise CodesignError(f"--flips {flips} exceeds the {len(pool)} injectable bits")
     rng = np.random.default_rng([seed, flips])

@@ -35,10 +35,6 @@ class Budget:
             return f"area{100 * self.value:g}%"
         return self.kind
 
-    def to_value(self):
-        return {"fraction": self.value, "bits": {"bits": int(self.value)}, "area": {"area": self.value}}.get(
-            self.kind, self.kind)
-
 
 def parse_budget(raw) -> Budget:
     if isinstance(raw, str):
@@ -122,7 +118,7 @@ def ranking_order(design, ranker: str, out, delta: np.ndarray | None = None) -> 
     if name in api.DYNAMIC:
         if delta is None:
             delta = api.load_oracle(design, out)
-        measure = lambda b: float(np.nan_to_num(delta[b]))  # noqa: E731 - replay of the oracle
+        measure = api.replay(delta)
     r = api.make_ranking(name, api.context_for(design), measure)
     rest = np.setdiff1d(np.arange(design.qnet().bitspace.size), r.order)  # partial rankings: the rest last
     return np.concatenate([r.order, rest])

@@ -102,6 +102,11 @@ def load_oracle(design, out) -> np.ndarray:
     return delta
 
 
+def replay(delta: np.ndarray):
+    """``measure(bit) -> ΔC`` answered from a stored oracle (bits it did not evaluate read as 0)."""
+    return lambda bit: float(np.nan_to_num(delta[bit]))
+
+
 def live_measure(design, out):
     """ΔC of one bit measured by the simulator, kept in a resumable store (single-bit campaign keyed like the
     oracle), so a killed dynamic ranking loses nothing."""
@@ -112,7 +117,8 @@ def live_measure(design, out):
     ev = evaluator_for(design)
     model = FaultModel("single", seed=design.seed)
     store = Store(Path(out) / design.name / ".work" / "oracle.sqlite", campaign_key(design, ev, model, None))
-    done = {int(i): float(d) for i, d in zip(*(lambda t: (t["fault_id"], t["delta_cost"]))(store.table()))}
+    table = store.table()
+    done = {int(i): float(d) for i, d in zip(table["fault_id"], table["delta_cost"])}
 
     def measure(bit: int) -> float:
         if bit not in done:
@@ -136,7 +142,7 @@ def rank(design, method: str, out="out", k: int = 5, k_eigen: int = 8, rows: int
     if method in DYNAMIC:
         try:
             delta = load_oracle(design, out)
-            measure, source = (lambda b: float(np.nan_to_num(delta[b]))), "oracle replay"
+            measure, source = replay(delta), "oracle replay"
         except CodesignError:
             measure, source = live_measure(design, out), "live"
     t0 = time.perf_counter()
@@ -171,7 +177,7 @@ def evaluate(design, rankers: list[str] | None = None, out="out", k: int = 5, k_
     delta = load_oracle(design, out)  # before any work: a missing oracle is a user error
     ctx = context_for(design, rows)
     bs = ctx.bitspace
-    measure = lambda b: float(np.nan_to_num(delta[b]))  # noqa: E731 - replay of the oracle
+    measure = replay(delta)
     rows_out, rankings = [], {}
     for name in names:
         t0 = time.perf_counter()
