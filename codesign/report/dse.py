@@ -1,0 +1,276 @@
+"""Design-space exploration results: read ``design_points.csv``, find the Pareto front, draw the trade-off PNGs.
+
+A design point is one protection plan (a ranker and a budget) with its measured costs. The two references have
+ranker ``-`` and budget ``none`` (no TMR) or ``full`` (every bit triplicated). Empty CSV cells mean "not measured"
+and are read as ``None``.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from pathlib import Path
+
+from codesign.errors import CodesignError
+
+TEXT_COLUMNS = ("design", "ranker", "budget", "metric", "point")
+BOOL_COLUMNS = ("equivalence", "masking_verified")
+REQUIRED_COLUMNS = ("design", "ranker", "budget", "equivalence", "masking_verified")
+X_AREA, Y_DELTA = "area_cells", "multibit_mean_delta_cost"
+
+
+def _cell(column: str, raw: str):
+    text = (raw or "").strip()
+    if text == "":
+        return None
+    if column in TEXT_COLUMNS:
+        return text
+    if column in BOOL_COLUMNS:
+        low = text.lower()
+        return True if low == "true" else False if low == "false" else text
+    try:
+        value = float(text)
+    except ValueError:
+        return text
+    return None if math.isnan(value) else value
+
+
+def read_points(path: str | Path) -> tuple[list[str], list[dict]]:
+    """(columns in file order, one dict per row with numbers as float, true/false as bool, empty as None)."""
+    path = Path(path)
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            columns = list(reader.fieldnames or [])
+            rows = [{c: _cell(c, r.get(c)) for c in columns} for r in reader]
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise CodesignError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+    if missing:
+        raise CodesignError(f"{path} is not a design_points.csv: no column {', '.join(missing)}")
+    return columns, rows
+
+
+def as_points(points) -> list[dict]:
+    """A list of point dicts as given, or the rows of a design_points.csv path."""
+    if isinstance(points, (str, os.PathLike)):
+        return read_points(points)[1]
+    return list(points)
+
+
+def number(value) -> float | None:
+    """A finite float, or None for missing / non-numeric / NaN / infinite cells."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+def reference(point: dict) -> str | None:
+    """'none' or 'full' for the two reference points, None for a ranker's plan."""
+    budget = str(point.get("budget") or "").strip().lower()
+    return budget if budget in ("none", "full") else None
+
+
+def label(point: dict) -> str:
+    """How a point is named in plots, tables and failure messages: ``ranker/budget``, or the reference's name."""
+    ref = reference(point)
+    if ref:
+        return ref
+    return f"{point.get('ranker') or '?'}/{point.get('budget') or '?'}"
+
+
+def pareto_front(points, x: str = X_AREA, y: str = Y_DELTA) -> list[int]:
+    """Indices of the points no other point dominates when minimising both ``x`` and ``y``, by increasing x.
+
+    q dominates p when q is no worse in both and strictly better in one, so points with identical (x, y) are all
+    on the front (neither dominates the other) and of several points at the same x only the lowest y survive.
+    Points with x or y missing, NaN or infinite are left out.
+    """
+    pts = as_points(points)
+    valued = [(number(p.get(x)), number(p.get(y)), i) for i, p in enumerate(pts)]
+    valued = sorted(v for v in valued if v[0] is not None and v[1] is not None)
+    front: list[int] = []
+    best_y = math.inf  # lowest y among points with smaller x, or equal x seen earlier
+    last = None
+    for vx, vy, i in valued:
+        if vy < best_y or (vx, vy) == last:
+            front.append(i)
+            last = (vx, vy)
+        best_y = min(best_y, vy)
+    return front
+
+
+# ---------------------------------------------------------------- plots
+
+def _plt():
+    from codesign.report.plots import _plt as plt
+
+    return plt()
+
+
+def _colours(points: list[dict]) -> dict[str, object]:
+    """One stable colour per ranker (sorted names), the same in every figure."""
+    import matplotlib
+
+    cmap = matplotlib.colormaps["tab10"]
+    rankers = sorted({str(p.get("ranker")) for p in points if not reference(p)})
+    return {r: cmap(i % 10) for i, r in enumerate(rankers)}
+
+
+REF_STYLE = {"none": dict(color="black", marker="X", ls=":"), "full": dict(color="tab:gray", marker="P", ls="--")}
+
+
+def _tex(text) -> str:
+    """User names shown literally: matplotlib reads text between two '$' as mathtext (and can fail on it)."""
+    return str(text).replace("$", r"\$")
+
+
+def _title(points: list[dict], what: str) -> str:
+    designs = sorted({str(p.get("design")) for p in points if p.get("design")})
+    return _tex(f"{', '.join(designs)}: {what}") if designs else what
+
+
+def _no_data(ax, what: str) -> None:
+    ax.text(0.5, 0.5, f"no design point has {what} measured", ha="center", va="center", transform=ax.transAxes,
+            color="tab:red")
+
+
+def _save(fig, path: Path) -> Path:
+    tmp = path.with_name(f".{path.name}.tmp")
+    fig.tight_layout()
+    # no Software/date metadata: the same results give the same bytes
+    fig.savefig(tmp, dpi=110, format="png", metadata={"Software": None})
+    _plt().close(fig)
+    os.replace(tmp, path)
+    return path
+
+
+def _pareto_plot(points: list[dict], colours: dict, path: Path) -> Path:
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7.5, 5))
+    have = [i for i, p in enumerate(points) if number(p.get(X_AREA)) is not None and number(p.get(Y_DELTA)) is not None]
+    front = pareto_front(points)
+    on_front = set(front)
+    if not have:
+        _no_data(ax, "both area_cells and multibit_mean_delta_cost")
+    for i in have:
+        p = points[i]
+        ref = reference(p)
+        style = REF_STYLE[ref] if ref else dict(color=colours[str(p.get("ranker"))], marker="o")
+        ax.scatter(number(p[X_AREA]), number(p[Y_DELTA]), s=60 if i in on_front else 28, color=style["color"],
+                   marker=style["marker"], edgecolors="red" if i in on_front else "none", linewidths=1.5, zorder=3)
+    if front:
+        fx = [number(points[i][X_AREA]) for i in front]
+        fy = [number(points[i][Y_DELTA]) for i in front]
+        ax.step(fx, fy, where="post", color="red", lw=1.2, alpha=0.8, zorder=2, label="Pareto front")
+    # with many points only the front and the references are named, or the labels hide the points
+    named = have if len(have) <= 30 else [i for i in have if i in on_front or reference(points[i])]
+    for i in named:
+        p = points[i]
+        ax.annotate(_tex(label(p)), (number(p[X_AREA]), number(p[Y_DELTA])), textcoords="offset points", xytext=(4, 4),
+                    fontsize=7, color="darkred" if i in on_front else "dimgray")
+    handles = [plt.Line2D([], [], color=c, marker="o", ls="", label=_tex(r)) for r, c in colours.items()]
+    handles += [plt.Line2D([], [], color=s["color"], marker=s["marker"], ls="", label=f"{r} (reference)")
+                for r, s in REF_STYLE.items() if any(reference(points[i]) == r for i in have)]
+    if front:
+        handles.append(plt.Line2D([], [], color="red", lw=1.2, marker="o", mfc="none", label="Pareto front"))
+    if handles:
+        ax.legend(handles=handles, fontsize=7, loc="best")
+    ax.set_xlabel("area (Yosys cells)")
+    ax.set_ylabel("multi-bit mean ΔC (lower is better)")
+    ax.set_title(_title(points, "area vs multi-bit ΔC"))
+    ax.grid(alpha=0.3)
+    return _save(fig, path)
+
+
+def _budget_plot(points: list[dict], colours: dict, path: Path) -> Path:
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7.5, 5))
+    any_drawn = False
+    for ranker, colour in colours.items():
+        xs = sorted((number(p.get("protected_bits")), number(p.get(Y_DELTA))) for p in points
+                    if not reference(p) and str(p.get("ranker")) == ranker
+                    and number(p.get("protected_bits")) is not None and number(p.get(Y_DELTA)) is not None)
+        if xs:
+            ax.plot([a for a, _ in xs], [b for _, b in xs], marker="o", ms=4, color=colour, label=_tex(ranker))
+            any_drawn = True
+    for p in points:
+        ref = reference(p)
+        dc = number(p.get(Y_DELTA))
+        if not ref or dc is None:
+            continue
+        style = REF_STYLE[ref]
+        ax.axhline(dc, color=style["color"], ls=style["ls"], lw=1, label=f"{ref} (reference): ΔC {dc:.4g}")
+        bits = number(p.get("protected_bits"))
+        if bits is not None:
+            ax.scatter(bits, dc, color=style["color"], marker=style["marker"], s=50, zorder=3)
+        any_drawn = True
+    if any_drawn:
+        ax.legend(fontsize=7, loc="best")
+    else:
+        _no_data(ax, "multibit_mean_delta_cost")
+    ax.set_xlabel("protected (triplicated) bits")
+    ax.set_ylabel("multi-bit mean ΔC (lower is better)")
+    ax.set_title(_title(points, "protection budget vs multi-bit ΔC"))
+    ax.grid(alpha=0.3)
+    return _save(fig, path)
+
+
+def _area_plot(points: list[dict], colours: dict, path: Path) -> Path:
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7.5, 5))
+    any_drawn = False
+    for ranker, colour in colours.items():
+        xs = sorted((number(p.get("protected_bits")), number(p.get(X_AREA))) for p in points
+                    if not reference(p) and str(p.get("ranker")) == ranker
+                    and number(p.get("protected_bits")) is not None and number(p.get(X_AREA)) is not None)
+        if xs:
+            ax.plot([a for a, _ in xs], [b for _, b in xs], marker="o", ms=4, color=colour, lw=0.8, alpha=0.85,
+                    label=_tex(ranker))
+            any_drawn = True
+    refs = {}
+    for p in points:
+        ref = reference(p)
+        bits, area = number(p.get("protected_bits")), number(p.get(X_AREA))
+        if not ref or bits is None or area is None:
+            continue
+        style = REF_STYLE[ref]
+        ax.scatter(bits, area, color=style["color"], marker=style["marker"], s=60, zorder=3,
+                   label=f"{ref} (reference)")
+        refs[ref] = (bits, area)
+        any_drawn = True
+    if len(refs) == 2 and refs["full"][0] > refs["none"][0]:
+        # what the area would be if every triplicated bit cost the same: plans above it pay extra for their voters
+        (x0, y0), (x1, y1) = refs["none"], refs["full"]
+        ax.plot([x0, x1], [y0, y1], color="tab:gray", ls=":", lw=1, label="none → full, linear")
+    if any_drawn:
+        ax.legend(fontsize=7, loc="best")
+    else:
+        _no_data(ax, "both protected_bits and area_cells")
+    ax.set_xlabel("protected (triplicated) bits")
+    ax.set_ylabel("area (Yosys cells)")
+    ax.set_title(_title(points, "area vs protected bits"))
+    ax.grid(alpha=0.3)
+    return _save(fig, path)
+
+
+PLOTS = ("pareto_area_vs_delta.png", "budget_vs_delta.png", "area_vs_protected.png")
+
+
+def dse_plots(points, out_dir: str | Path) -> list[Path]:
+    """Write the three trade-off PNGs into ``out_dir`` and return their paths (always all three: a figure whose
+    quantities were not measured says so instead of silently missing).
+
+    ``points``: point dicts (as from :func:`read_points`) or a design_points.csv path.
+    """
+    pts = as_points(points)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    colours = _colours(pts)
+    return [_pareto_plot(pts, colours, out / PLOTS[0]), _budget_plot(pts, colours, out / PLOTS[1]),
+            _area_plot(pts, colours, out / PLOTS[2])]
