@@ -91,11 +91,15 @@ def cmd_verify(args) -> int:
 
 def cmd_run(args) -> int:
     from codesign import flow
-    from codesign.design import Design
+    from codesign.dse.spec import parse_spec
 
-    design = Design.load(args.design, data_dir=args.data_dir)
-    if args.samples:
-        design.samples = args.samples
+    design = _load_design(args)
+    spec = None
+    if args.until == "dse":
+        if args.workers < 1:
+            raise CodesignError("--workers must be >= 1")
+        # every setting is checked before anything is written
+        spec = parse_spec(design.raw, design.qnet().bitspace.size, origin=args.design)
     s = flow.run(design, args.out)
     fid = s["fidelity"]["mismatches"]
     line = f"{s['design']}: {s['rows']} rows of {s['data']}, metric {s['metric']} fault-free {s['cost_fault_free']:.6g}"
@@ -105,7 +109,29 @@ def cmd_run(args) -> int:
     print(f"  BitSpace: {s['weight_bits']} weight bits + {s['bias_bits']} bias bits = {s['bitspace_bits']}")
     print("  fidelity vs QKeras: " + ", ".join(f"{k} {v} mismatches" for k, v in fid.items()))
     print(f"  written to {s['out']}")
-    return 0 if s["fidelity"]["ok"] else 1
+    if not s["fidelity"]["ok"]:
+        return 1
+    if spec is None:
+        return 0
+    from codesign.dse.run import run_dse
+
+    print(f"design-space exploration: rankers {', '.join(spec.rankers)}; budgets "
+          f"{', '.join(['none', 'full'] + [t for t, _ in spec.budgets])}; multi-bit {spec.flips} flips x "
+          f"{spec.trials} trials", flush=True)
+    d = run_dse(design, spec, args.out, workers=args.workers, progress=lambda m: print(m, flush=True))
+    best = d.get("smallest_point_under_1pct_residual")
+    if best:
+        print(f"  smallest design with multi-bit ΔC <= 1 % of unprotected: {best['point']} "
+              f"({best['area_overhead_pct']:.1f} % of full TMR's area overhead)")
+    report = Path(args.out) / design.name / "dse" / "report.html"
+    print(f"  report: {report}")
+    return 0
+
+
+def cmd_check(args) -> int:
+    from codesign.check import main_check
+
+    return main_check(args)
 
 
 def _load_design(args):
@@ -214,14 +240,16 @@ def cmd_plan(args) -> int:
         raise CodesignError(f"--plan {out_file} is a directory; give a .json file name")
     if not out_file.parent.is_dir():
         raise CodesignError(f"directory of --plan does not exist: {out_file.parent}")
-    delta = None
-    if budget.kind == "sensitive" or args.ranker == "oracle":
+    delta = changed = None
+    if budget.kind in ("sensitive", "observable") or args.ranker == "oracle":
         from codesign.rank.api import load_oracle
 
         delta = load_oracle(design, args.out)
+        if budget.kind == "observable":
+            changed = load_oracle(design, args.out, "changed_rows")
     ranked = budget.kind in ("fraction", "bits", "area")  # the others do not depend on an order
     order = b.ranking_order(design, args.ranker, args.out, delta) if ranked else np.arange(qnet.bitspace.size)
-    bits = b.select_bits(budget, order, qnet.bitspace.size, delta)
+    bits = b.select_bits(budget, order, qnet.bitspace.size, delta, changed=changed)
     plan = b.make_plan(design.name, qnet, bits)
     tmp = out_file.with_name(f".{out_file.name}.tmp")
     plan.save(tmp)
@@ -306,11 +334,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--input-precision", help="input port type, e.g. 'ap_fixed<16,6,AP_RND_CONV,AP_SAT>'")
     s.set_defaults(func=cmd_verify)
 
-    s = sub.add_parser("run", help="the whole flow on a design file")
+    s = sub.add_parser("run", help="the whole flow on a design file: fidelity, oracle/rankings, protection plans, "
+                                   "RTL, Yosys, equivalence, masking, multi-bit campaigns, report")
     s.add_argument("design")
     s.add_argument("--out", default="out")
     s.add_argument("--samples", type=int, help="evaluate on the first N rows")
+    s.add_argument("--workers", type=int, default=2, help="processes for the campaigns (default 2)")
+    s.add_argument("--until", choices=("verify", "dse"), default="dse",
+                   help="stop after the fidelity check (verify) or run the design-space exploration (dse, default)")
     s.set_defaults(func=cmd_run)
+
+    s = sub.add_parser("check", help="CI gate: exit 1 if a design point fails equivalence, masking or a limit")
+    s.add_argument("run_dir", help="`codesign run --out` directory, one design's directory, or its dse/ directory")
+    s.set_defaults(func=cmd_check)
 
     s = sub.add_parser("oracle", help="exhaustive single-bit campaign: ΔC of every weight and bias bit")
     _campaign_options(s)
@@ -364,7 +400,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("plan", help="protection plan (TMR bits) from a ranking and a budget")
     s.add_argument("design")
     s.add_argument("--ranker", default="oracle", help="oracle (default) or any ranker name")
-    s.add_argument("--budget", required=True, help="fraction in [0,1] (or N%%), 'sensitive', 'none' or 'full'")
+    s.add_argument("--budget", required=True, help="fraction in [0,1] (or N%%), 'sensitive', 'observable', "
+                   "'none' or 'full'")
     s.add_argument("--out", default="out", help="where the oracle lives (default out)")
     s.add_argument("--samples", type=int, help="evaluate on the first N rows")
     s.add_argument("--plan", required=True, help="JSON file to write")

@@ -1,7 +1,8 @@
 """The main job on one design: model -> QNet -> fidelity check -> fault-free cost, written as one output tree.
 
-Output layout: ``<out>/<design>/{model,verify,report}/`` plus ``manifest.json`` (versions, seed, input hashes).
-Later stages (oracle, rank, hls, rtl, protect) add their own sub-directories to the same tree.
+Output layout: ``<out>/<design>/{model,verify,report}/`` plus ``manifest.json`` (versions, seed, input hashes), each
+replaced whole by a new run. Later stages (oracle, rank, dse, campaigns) add their own sub-directories to the same
+tree; ``codesign run`` then runs the design-space exploration (:mod:`codesign.dse.run`).
 """
 
 from __future__ import annotations
@@ -83,14 +84,16 @@ def run(design, out: str | Path = "out", levels=("qkeras", "sim")) -> dict:
         "inputs": {k: v for k, v in (zm.info or {}).items() if isinstance(v, (str, int, float))},
     }
     final = Path(out) / design.name
-    with atomic_dir(final) as tmp:
-        (tmp / "model").mkdir()
-        qnet.save(tmp / "model" / "qnet.npz")
-        (tmp / "model" / "layers.json").write_text(json.dumps(qnet.summary(), indent=1))
-        (tmp / "verify").mkdir()
-        (tmp / "verify" / "verify.json").write_text(json.dumps(fidelity, indent=1))
-        (tmp / "report").mkdir()
-        (tmp / "report" / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1, default=str))
+    # each part is replaced whole; what other commands wrote (oracle, rank, dse, campaign stores) stays
+    with atomic_dir(final / "model") as tmp:
+        qnet.save(tmp / "qnet.npz")
+        (tmp / "layers.json").write_text(json.dumps(qnet.summary(), indent=1))
+    with atomic_dir(final / "verify") as tmp:
+        (tmp / "verify.json").write_text(json.dumps(fidelity, indent=1))
+    with atomic_dir(final / "report") as tmp:
+        (tmp / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
+    tmp_manifest = final / ".manifest.json.tmp"
+    tmp_manifest.write_text(json.dumps(manifest, indent=1, default=str))
+    tmp_manifest.replace(final / "manifest.json")
     summary["out"] = str(final)
     return summary

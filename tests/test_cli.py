@@ -191,7 +191,7 @@ def test_run_twice_replaces_output(files, tmp_path):
     out = tmp_path / "out"
     final = out / "usernet"
 
-    proc = cli("run", design, "--out", out, cwd=tmp_path, cache=tmp_path / "cache")
+    proc = cli("run", design, "--out", out, "--until", "verify", cwd=tmp_path, cache=tmp_path / "cache")
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == ""
     for rel in ("manifest.json", "model/qnet.npz", "report/summary.json"):
@@ -202,12 +202,13 @@ def test_run_twice_replaces_output(files, tmp_path):
     assert 0.0 <= summary["accuracy"] <= 1.0
     manifest = json.loads((final / "manifest.json").read_text())
     assert manifest["seed"] == 0 and manifest["qnet_sha256"] == summary["qnet_sha256"]
-    (final / "stale.txt").write_text("left over from the first run")
+    (final / "report" / "stale.txt").write_text("left over from the first run")
+    (final / "oracle").mkdir()  # what other commands wrote survives a new run
 
-    proc = cli("run", design, "--out", out, cwd=tmp_path, cache=tmp_path / "cache")
+    proc = cli("run", design, "--out", out, "--until", "verify", cwd=tmp_path, cache=tmp_path / "cache")
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == ""
     assert sorted(p.name for p in out.iterdir()) == ["usernet"]  # no .usernet.tmp-*/.usernet.old-* left
-    assert not (final / "stale.txt").exists()
-    assert sorted(p.name for p in final.iterdir()) == ["manifest.json", "model", "report", "verify"]
+    assert not (final / "report" / "stale.txt").exists()
+    assert sorted(p.name for p in final.iterdir()) == ["manifest.json", "model", "oracle", "report", "verify"]
     assert json.loads((final / "report" / "summary.json").read_text()) == summary

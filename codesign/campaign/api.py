@@ -40,7 +40,8 @@ def campaign_key(design, evaluator: Evaluator, model: FaultModel, protected: np.
                                                                   dtype=np.int64)).tobytes()).hexdigest()}
 
 
-def _run(design, out, model, tag, protected, workers, scheduler, evaluator=None):
+def run_campaign(design, out, model, tag, protected, workers=1, scheduler=None, evaluator=None):
+    """Run (or resume) the campaign stored in ``<out>/<design>/.work/<tag>.sqlite``; (evaluator, space, table, store)."""
     evaluator = evaluator or evaluator_for(design)
     space = FaultSpace(model, evaluator.qnet.bitspace, protected)
     work = Path(out) / design.name / ".work" / f"{tag}.sqlite"
@@ -62,7 +63,7 @@ def _copy_store(src: Path, dst: Path) -> None:
 def oracle(design, out="out", workers: int = 1, scheduler: str | None = None, weights_only: bool = False) -> dict:
     """Exhaustive single-bit oracle: ΔC of every BitSpace index (or every kernel bit with ``weights_only``)."""
     model = FaultModel("single", weights_only=weights_only, seed=design.seed)
-    evaluator, space, table, work = _run(design, out, model, "oracle", None, workers, scheduler)
+    evaluator, space, table, work = run_campaign(design, out, model, "oracle", None, workers, scheduler)
     bs = evaluator.qnet.bitspace
     addr = bs.table()
     delta = np.full(bs.size, np.nan)
@@ -123,7 +124,7 @@ def campaign(design, model: FaultModel, out="out", protect: str | None = None, w
     qnet = design.qnet()
     protected = Plan.load(protect, qnet).bits if protect else None
     tag = campaign_tag(model, protected)
-    evaluator, space, table, work = _run(design, out, model, tag, protected, workers, scheduler)
+    evaluator, space, table, work = run_campaign(design, out, model, tag, protected, workers, scheduler)
     errors = table["delta_cost"] > 0
     summary = {
         "design": design.name, "metric": design.metric, "rows": int(evaluator.n_rows),

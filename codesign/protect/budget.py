@@ -4,6 +4,8 @@ A budget is one of:
 - a fraction in [0, 1] of the BitSpace bits (``0.1``: the top 10 % of the ranking),
 - ``{bits: N}``: the top N bits,
 - ``sensitive``: every bit the oracle finds sensitive (ΔC > 0) — needs the oracle,
+- ``observable``: every bit whose single flip changes any network output on the data (a superset of ``sensitive``:
+  a flip can change outputs and still lower the mean cost, yet several such flips together raise it) — the oracle,
 - ``none`` / ``full``: the two references (no protection, full TMR).
 An area budget (``{area: 0.4}``: at most 40 % of full TMR's area overhead) is resolved by the design-space
 exploration, which measures the overhead per protected bit with Yosys, into a bit count.
@@ -22,7 +24,7 @@ from codesign.protect.plan import Plan
 
 @dataclass(frozen=True)
 class Budget:
-    kind: str  # 'fraction' | 'bits' | 'sensitive' | 'none' | 'full' | 'area'
+    kind: str  # 'fraction' | 'bits' | 'sensitive' | 'observable' | 'none' | 'full' | 'area'
     value: float = 0.0
 
     @property
@@ -39,20 +41,20 @@ class Budget:
 def parse_budget(raw) -> Budget:
     if isinstance(raw, str):
         text = raw.strip().lower()
-        if text in ("sensitive", "none", "full"):
+        if text in ("sensitive", "observable", "none", "full"):
             return Budget(text)
         if text.endswith("%"):
             try:
                 raw = float(text[:-1]) / 100
             except ValueError:
-                raise CodesignError(f"budget {raw!r} is not a number, a fraction, 'sensitive', 'none' or 'full'") \
-                    from None
+                raise CodesignError(f"budget {raw!r} is not a number, a fraction, 'sensitive', 'observable', "
+                                    "'none' or 'full'") from None
         else:
             try:
                 raw = float(text)
             except ValueError:
-                raise CodesignError(f"budget {raw!r} is not a number, a fraction, 'sensitive', 'none' or 'full'") \
-                    from None
+                raise CodesignError(f"budget {raw!r} is not a number, a fraction, 'sensitive', 'observable', "
+                                    "'none' or 'full'") from None
     if isinstance(raw, dict) and len(raw) == 1:
         (key, val), = raw.items()
         if key == "bits":
@@ -74,7 +76,7 @@ def parse_budget(raw) -> Budget:
 
 
 def select_bits(budget: Budget, order: np.ndarray, size: int, delta: np.ndarray | None = None,
-                area_bits: int | None = None) -> np.ndarray:
+                area_bits: int | None = None, changed: np.ndarray | None = None) -> np.ndarray:
     """The BitSpace indices a budget protects, taking the top of ``order`` (a ranking, most sensitive first)."""
     order = np.asarray(order, dtype=np.int64)
     if budget.kind == "none":
@@ -86,6 +88,10 @@ def select_bits(budget: Budget, order: np.ndarray, size: int, delta: np.ndarray 
             raise CodesignError("budget 'sensitive' needs the single-bit oracle (run `codesign oracle` or list the "
                                 "oracle as a ranker)")
         return np.sort(np.flatnonzero(np.nan_to_num(delta) > 0))
+    if budget.kind == "observable":
+        if delta is None or changed is None:
+            raise CodesignError("budget 'observable' needs the single-bit oracle (its changed_rows column)")
+        return np.sort(np.flatnonzero((np.nan_to_num(changed) > 0) | (np.nan_to_num(delta) > 0)))
     if budget.kind == "fraction":
         n = int(round(budget.value * size))
     elif budget.kind == "bits":

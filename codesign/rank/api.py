@@ -80,8 +80,9 @@ def make_ranking(name: str, ctx: Context, measure=None, **opts) -> Ranking:
 # --- oracle ------------------------------------------------------------------------------------------------------
 
 
-def load_oracle(design, out) -> np.ndarray:
-    """ΔC per BitSpace index from ``<out>/<design>/oracle/oracle.csv`` (NaN where not evaluated)."""
+def load_oracle(design, out, column: str = "delta_cost") -> np.ndarray:
+    """ΔC (or another numeric ``column`` of oracle.csv, e.g. ``changed_rows``) per BitSpace index from
+    ``<out>/<design>/oracle/oracle.csv`` (NaN where not evaluated)."""
     path = Path(out) / design.name / "oracle" / "oracle.csv"
     if not path.is_file():
         raise CodesignError(f"no oracle for {design.name} in {Path(out)}: run `codesign oracle "
@@ -98,7 +99,7 @@ def load_oracle(design, out) -> np.ndarray:
             bit = int(rec["bit"])
             if not 0 <= bit < len(delta):
                 raise CodesignError(f"{path}: bit {bit} is outside BitSpace ({len(delta)} bits)")
-            delta[bit] = float(rec["delta_cost"])
+            delta[bit] = float(rec[column])
     return delta
 
 

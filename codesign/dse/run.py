@@ -1,0 +1,263 @@
+"""Design-space exploration of selective TMR on one design: orders -> plans -> RTL -> Yosys area and equivalence ->
+RTL masking -> multi-bit campaign -> ``design_points.csv``, plots and ``report.html`` in ``<out>/<design>/dse/``.
+
+Each design point's measurements are kept in ``<out>/<design>/.work/dse/<point>-<plan hash>/`` (result.json, its RTL
+and simulation build) and the multi-bit campaigns in their resumable stores, so a killed run picks up where it
+stopped; ``dse/`` itself appears whole, at the end, or not at all.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import logging
+import math
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from codesign.errors import CodesignError
+from codesign.outdir import atomic_dir
+from codesign.protect.budget import Budget, make_plan, select_bits
+
+log = logging.getLogger(__name__)
+
+COLUMNS = ["design", "ranker", "budget", "protected_bits", "area_cells", "luts", "ffs", "latency_cycles",
+           "cost_fault_free", "multibit_mean_delta_cost", "errors_prevented_pct", "equivalence", "masking_verified",
+           "multibit_error_rate", "single_bit_expected_delta_cost", "single_bit_sum_delta_cost", "cmos_transistors",
+           "logic_depth", "area_overhead_pct", "multibit_flips", "multibit_trials", "metric", "point"]
+RESULT_VERSION = 1
+
+
+@dataclass
+class Point:
+    ranker: str  # a ranker, 'oracle', or '-' for the references
+    budget: str  # as in design_points.csv
+    kind: Budget
+
+    @property
+    def id(self) -> str:
+        r = "ref" if self.ranker == "-" else self.ranker
+        return f"{r}-{self.budget}".replace(":", "").replace("/", "_")
+
+
+def points_of(spec) -> list[Point]:
+    from codesign.dse.spec import ORACLE_BUDGETS
+
+    pts = [Point("-", "none", Budget("none")), Point("-", "full", Budget("full"))]
+    for text, b in spec.budgets:
+        if b.kind in ORACLE_BUDGETS:
+            pts.append(Point("oracle", text, b))
+    for r in spec.rankers:
+        for text, b in spec.budgets:
+            if b.kind not in ORACLE_BUDGETS:
+                pts.append(Point(r, text, b))
+    return pts
+
+
+def _orders(design, spec, out, delta) -> dict:
+    from codesign.protect.budget import ranking_order
+
+    orders = {}
+    for r in spec.rankers:
+        if any(b.kind in ("fraction", "bits", "area") for _, b in spec.budgets):
+            t0 = time.perf_counter()
+            orders[r] = ranking_order(design, r, out, delta)
+            log.info("ranking %s: %.1f s", r, time.perf_counter() - t0)
+    return orders
+
+
+def _plan_bits(p: Point, size: int, orders: dict, delta, changed, per_bit_overhead: float | None,
+               full_overhead) -> np.ndarray:
+    if p.kind.kind == "area":
+        if per_bit_overhead is None or not per_bit_overhead > 0:
+            raise CodesignError("area budgets need the none/full references' Yosys cell counts")
+        n = min(size, int(math.floor(p.kind.value * full_overhead / per_bit_overhead)))
+        return select_bits(Budget("bits", n), orders[p.ranker], size)
+    return select_bits(p.kind, orders.get(p.ranker, np.arange(size)), size, delta, changed=changed)
+
+
+def run_dse(design, spec, out, workers: int = 2, progress=print) -> dict:
+    """Measure every design point of ``spec`` (a :class:`codesign.dse.spec.DseSpec`); returns the dse.json summary."""
+    from codesign.campaign import api as campaign_api
+    from codesign.dse import measure
+
+    qnet = design.qnet()
+    size = qnet.bitspace.size
+    root = Path(out) / design.name
+    work = root / ".work" / "dse"
+    work.mkdir(parents=True, exist_ok=True)
+    timings: dict[str, float] = {}
+
+    def stage(name):
+        timings[name] = timings.get(name, 0.0)
+        t0 = time.perf_counter()
+        return lambda: timings.__setitem__(name, round(timings[name] + time.perf_counter() - t0, 1))
+
+    delta = changed = None
+    if spec.needs_oracle:
+        done = stage("oracle")
+        from codesign.rank.api import load_oracle
+
+        try:
+            delta = load_oracle(design, out)
+            progress(f"  oracle: reused {root / 'oracle'}")
+        except CodesignError:
+            s = campaign_api.oracle(design, out, workers=workers)
+            progress(f"  oracle: {s['sensitive']} of {s['bits']} bits sensitive")
+            delta = load_oracle(design, out)
+        changed = load_oracle(design, out, "changed_rows")
+        done()
+    done = stage("rankings")
+    orders = _orders(design, spec, out, delta)
+    done()
+    evaluator = campaign_api.evaluator_for(design)
+    # a worker pool pays for spawning and shipping the evaluator: worth it only for heavy campaigns
+    mb_workers = workers if evaluator.n_rows * spec.trials >= 200_000 else 1
+
+    results, plans = {}, {}
+    per_bit = full_overhead = None
+    gold_dir = None
+    for p in points_of(spec):
+        bits = _plan_bits(p, size, orders, delta, changed, per_bit, full_overhead)
+        plan = make_plan(design.name, qnet, bits)
+        sha = hashlib.sha256(np.sort(bits).tobytes()).hexdigest()[:12]
+        pdir = work / f"{p.id}-{sha}"
+        res_file = pdir / "result.json"
+        res = None
+        if res_file.is_file():
+            try:
+                res = json.loads(res_file.read_text())
+                if res.get("version") != RESULT_VERSION or res.get("design_hash") != qnet.fingerprint():
+                    res = None
+            except ValueError:
+                res = None
+        if res is None:
+            pdir.mkdir(parents=True, exist_ok=True)
+            res = {"version": RESULT_VERSION, "design_hash": qnet.fingerprint(), "point": p.id,
+                   "ranker": p.ranker, "budget": p.budget, "protected_bits": int(len(bits))}
+            done = stage("masking (cocotb + Icarus)")
+            res["masking"] = measure.masking(design, qnet, plan, spec, pdir / "sim")
+            done()
+            done = stage("yosys + equivalence")
+            res.update(measure.hardware(pdir / "sim" / "rtl", (gold_dir or pdir / "sim") / "rtl", spec))
+            res["latency_cycles"] = json.loads((pdir / "sim" / "rtl" / "rtl.json").read_text())["latency_cycles"]
+            done()
+            done = stage("multi-bit campaigns")
+            res["multibit"] = measure.multibit(design, out, evaluator, spec, bits, mb_workers)
+            done()
+            tmp = res_file.with_suffix(".tmp")
+            tmp.write_text(json.dumps(res))
+            tmp.replace(res_file)
+        if p.id == "ref-none":
+            gold_dir = pdir / "sim"
+        results[p.id] = (p, res, pdir)
+        plans[p.id] = plan
+        if "ref-none" in results and "ref-full" in results and per_bit is None:
+            c0 = results["ref-none"][1]["yosys"]["generic"]["cells"]
+            c1 = results["ref-full"][1]["yosys"]["generic"]["cells"]
+            full_overhead, per_bit = c1 - c0, (c1 - c0) / size
+        mb = res["multibit"]
+        progress(f"  {p.id}: {res['protected_bits']} bits protected, {res['yosys']['generic']['cells']} cells, "
+                 f"multi-bit ΔC {mb['mean_delta_cost']:.4g} (error rate {mb['error_rate']:.3f}), "
+                 f"equivalence {res['equivalence']['equivalent']}, masking {res['masking']['verified']}")
+    rows = _rows(design, qnet, spec, results, plans, delta, _fault_free_cost(design, qnet))
+    summary = _summary(design, spec, rows, timings)
+    _write(root / "dse", rows, summary, results, plans)
+    return {**summary, "rows": rows, "dir": str(root / "dse")}
+
+
+def _fault_free_cost(design, qnet) -> float:
+    """Mean cost over every row (the campaign evaluator keeps only correctly classified rows for `mispredict`)."""
+    from codesign.metrics.cost import Cost
+    from codesign.sim.forward import predict
+
+    return float(np.mean(Cost.for_design(design).per_sample(predict(qnet, design.dataset().x))))
+
+
+def _fmt(v):
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float):
+        return repr(round(v, 10))
+    return v
+
+
+def _rows(design, qnet, spec, results, plans, delta, cost_fault_free) -> list[dict]:
+    size = qnet.bitspace.size
+    none = results["ref-none"][1]
+    c_none = none["yosys"]["generic"]["cells"]
+    c_full = results["ref-full"][1]["yosys"]["generic"]["cells"]
+    err_none = np.asarray(none["multibit"]["delta_cost"]) > 0
+    rows = []
+    for pid, (p, res, _) in results.items():
+        y, mb = res["yosys"], res["multibit"]
+        err = np.asarray(mb["delta_cost"]) > 0
+        prevented = None
+        if err_none.any():
+            prevented = 100.0 * float(np.sum(err_none & ~err)) / float(err_none.sum())
+        single_sum = single_mean = None
+        if delta is not None:
+            unprot = np.ones(size, dtype=bool)
+            unprot[plans[pid].bits] = False
+            single_sum = float(np.nansum(delta[unprot]))
+            single_mean = single_sum / size
+        xil = y.get("xilinx") or {}
+        rows.append({
+            "design": design.name, "ranker": p.ranker, "budget": p.budget, "protected_bits": res["protected_bits"],
+            "area_cells": y["generic"]["cells"], "luts": xil.get("luts"), "ffs": xil.get("ffs"),
+            "latency_cycles": res["latency_cycles"], "cost_fault_free": cost_fault_free,
+            "multibit_mean_delta_cost": mb["mean_delta_cost"], "errors_prevented_pct": prevented,
+            "equivalence": bool(res["equivalence"]["equivalent"]), "masking_verified": bool(res["masking"]["verified"]),
+            "multibit_error_rate": mb["error_rate"], "single_bit_expected_delta_cost": single_mean,
+            "single_bit_sum_delta_cost": single_sum, "cmos_transistors": y.get("cmos_transistors"),
+            "logic_depth": y.get("logic_depth"),
+            "area_overhead_pct": 100.0 * (y["generic"]["cells"] - c_none) / (c_full - c_none) if c_full > c_none
+            else None,
+            "multibit_flips": spec.flips, "multibit_trials": mb["trials"], "metric": design.metric, "point": pid,
+        })
+    return rows
+
+
+def _summary(design, spec, rows, timings) -> dict:
+    none = next(r for r in rows if r["point"] == "ref-none")
+    target = 0.01 * none["multibit_mean_delta_cost"]
+    under = [r for r in rows if r["multibit_mean_delta_cost"] <= target and r["point"] != "ref-full"]
+    best = min(under, key=lambda r: r["area_cells"], default=None)
+    by_id = {r["point"]: r for r in rows}
+    return {
+        "design": design.name, "metric": design.metric, "limits": spec.limits, "settings": spec.to_dict(),
+        "points": [r["point"] for r in rows], "timings_s": timings,
+        "smallest_point_under_1pct_residual": None if best is None else {
+            "point": best["point"], "area_cells": best["area_cells"], "area_overhead_pct": best["area_overhead_pct"],
+            "multibit_mean_delta_cost": best["multibit_mean_delta_cost"], "target": target},
+        **{f"{b}_errors_prevented_pct": by_id[f"oracle-{b}"]["errors_prevented_pct"]
+           for b in ("sensitive", "observable") if f"oracle-{b}" in by_id},
+    }
+
+
+def _write(final: Path, rows, summary, results, plans) -> None:
+    from codesign.report.html import write_report
+
+    with atomic_dir(final) as tmp:
+        with open(tmp / "design_points.csv", "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(COLUMNS)
+            for r in rows:
+                w.writerow([_fmt(r[c]) for c in COLUMNS])
+        (tmp / "dse.json").write_text(json.dumps(summary, indent=1))
+        for pid, (p, res, pdir) in results.items():
+            d = tmp / "points" / pid
+            d.mkdir(parents=True)
+            plans[pid].save(d / "plan.json")
+            shutil.copytree(pdir / "sim" / "rtl", d / "rtl")
+            (d / "result.json").write_text(json.dumps({k: v for k, v in res.items() if k != "multibit"} |
+                                                      {"multibit": {k: v for k, v in res["multibit"].items()
+                                                                    if k != "delta_cost"}}, indent=1))
+        write_report(tmp)  # draws the plots into plots/
