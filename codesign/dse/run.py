@@ -71,14 +71,33 @@ def _orders(design, spec, out, delta) -> dict:
     return orders
 
 
-def _plan_bits(p: Point, size: int, orders: dict, delta, changed, per_bit_overhead: float | None,
-               full_overhead) -> np.ndarray:
-    if p.kind.kind == "area":
-        if per_bit_overhead is None or not per_bit_overhead > 0:
-            raise CodesignError("area budgets need the none/full references' Yosys cell counts")
-        n = min(size, int(math.floor(p.kind.value * full_overhead / per_bit_overhead)))
-        return select_bits(Budget("bits", n), orders[p.ranker], size)
+def _plan_bits(p: Point, size: int, orders: dict, delta, changed) -> np.ndarray:
     return select_bits(p.kind, orders.get(p.ranker, np.arange(size)), size, delta, changed=changed)
+
+
+def _area_bits(p: Point, qnet, order, cells_none: int, cells_full: int, spec, workdir: Path) -> np.ndarray:
+    """The most top-ranked bits whose design stays within ``F`` x full TMR's extra cells: start from the linear
+    estimate and shrink until Yosys agrees (the cost of a bit depends on how its word is split, so it is not uniform;
+    only the register part is synthesized again, the datapath comes from the cache)."""
+    from codesign.rtl.generate import write_rtl
+    from codesign.rtl.yosys import yosys_stats
+
+    size = qnet.bitspace.size
+    allowed = p.kind.value * (cells_full - cells_none)
+    n = min(size, int(math.floor(p.kind.value * size)))
+    for _ in range(12):
+        bits = select_bits(Budget("bits", n), order, size)
+        if n == 0:
+            return bits
+        d = workdir / f"area-probe-{n}"
+        write_rtl(qnet, d, make_plan("probe", qnet, bits))
+        cells = yosys_stats(d, xilinx=False, cmos=False, ltp=False)["generic"]["cells"]
+        shutil.rmtree(d, ignore_errors=True)
+        over = cells - cells_none
+        if over <= allowed:
+            return bits
+        n = max(0, min(n - 1, int(math.floor(n * allowed / over))))
+    raise CodesignError(f"could not fit budget {p.budget} within {allowed:.0f} extra cells")
 
 
 def run_dse(design, spec, out, workers: int = 2, progress=print) -> dict:
@@ -120,10 +139,13 @@ def run_dse(design, spec, out, workers: int = 2, progress=print) -> dict:
     mb_workers = workers if evaluator.n_rows * spec.trials >= 200_000 else 1
 
     results, plans = {}, {}
-    per_bit = full_overhead = None
     gold_dir = None
     for p in points_of(spec):
-        bits = _plan_bits(p, size, orders, delta, changed, per_bit, full_overhead)
+        if p.kind.kind == "area":
+            cells = [results[r][1]["yosys"]["generic"]["cells"] for r in ("ref-none", "ref-full")]
+            bits = _area_bits(p, qnet, orders[p.ranker], *cells, spec, work)
+        else:
+            bits = _plan_bits(p, size, orders, delta, changed)
         plan = make_plan(design.name, qnet, bits)
         sha = hashlib.sha256(np.sort(bits).tobytes()).hexdigest()[:12]
         pdir = work / f"{p.id}-{sha}"
@@ -157,10 +179,6 @@ def run_dse(design, spec, out, workers: int = 2, progress=print) -> dict:
             gold_dir = pdir / "sim"
         results[p.id] = (p, res, pdir)
         plans[p.id] = plan
-        if "ref-none" in results and "ref-full" in results and per_bit is None:
-            c0 = results["ref-none"][1]["yosys"]["generic"]["cells"]
-            c1 = results["ref-full"][1]["yosys"]["generic"]["cells"]
-            full_overhead, per_bit = c1 - c0, (c1 - c0) / size
         mb = res["multibit"]
         progress(f"  {p.id}: {res['protected_bits']} bits protected, {res['yosys']['generic']['cells']} cells, "
                  f"multi-bit ΔC {mb['mean_delta_cost']:.4g} (error rate {mb['error_rate']:.3f}), "
