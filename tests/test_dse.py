@@ -21,6 +21,7 @@ dse:
   budgets: [sensitive, 0.25, {bits: 10}, {area: 0.5}]
   multibit: {flips: 6, trials: 40}
   masking_rows: 2
+  masking_group: 1
   unprotected_samples: 8
 limits:
   max_area_overhead_pct: 100
@@ -102,7 +103,7 @@ def test_references_and_budgets(dse_run):
 def test_masking_and_equivalence_details(dse_run):
     res = json.loads((dse_run["dse"] / "points" / "ref-full" / "result.json").read_text())
     m = res["masking"]
-    assert m["protected_bits_flipped"] == res["protected_bits"] and m["deviations"] == 0
+    assert m["protected_bits_flipped"] == res["protected_bits"] and m["deviations"] == 0 and m["group"] == 1
     assert m["fault_free_matches_sim"] and m["unprotected_sampled"] == 0
     none = json.loads((dse_run["dse"] / "points" / "ref-none" / "result.json").read_text())["masking"]
     # sampled unprotected flips agree with the simulator, and some of them do change the outputs

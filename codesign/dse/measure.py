@@ -33,7 +33,12 @@ def masking_evaluator(design, qnet, rows: int) -> Evaluator:
 
 def masking(design, qnet, plan, spec, workdir) -> dict:
     """Flip one replica of every protected bit at RTL (replica ``bit % 3``, so all three are exercised) and count
-    output deviations (must be 0); flip sampled unprotected bits and compare RTL outputs with the simulator's."""
+    output deviations (must be 0); flip sampled unprotected bits and compare RTL outputs with the simulator's.
+
+    ``spec.masking_group`` bits (of the same replica index) are upset together per fault: a group without output
+    deviation means each of its bits is outvoted, unless two or more of them escape their voters and their effects
+    cancel exactly on every input. ``masking_group: 1`` flips every bit alone (exhaustive single upsets), which costs
+    one input stream per protected bit."""
     from codesign.ir.bitspace import apply_flips
     from codesign.rtl.level import RtlLevel
     from codesign.sim.forward import forward
@@ -50,7 +55,8 @@ def masking(design, qnet, plan, spec, workdir) -> dict:
         for r in range(3):
             group = protected[protected % 3 == r]
             if len(group):
-                outs = lvl.outputs([np.array([b]) for b in group], replica=r)
+                k = spec.masking_group
+                outs = lvl.outputs([group[i:i + k] for i in range(0, len(group), k)], replica=r)
                 deviations += sum(int(not np.array_equal(o, golden)) for o in outs)
         mismatched, deviating = 0, 0
         if len(sampled):
@@ -64,7 +70,8 @@ def masking(design, qnet, plan, spec, workdir) -> dict:
         lvl.close()
     golden_ok = bool(np.array_equal(golden, ev.acts[-1]))
     return {"verified": bool(golden_ok and deviations == 0 and mismatched == 0), "fault_free_matches_sim": golden_ok,
-            "protected_bits_flipped": int(len(protected)), "deviations": int(deviations),
+            "protected_bits_flipped": int(len(protected)), "group": int(spec.masking_group),
+            "deviations": int(deviations),
             "unprotected_sampled": int(len(sampled)), "unprotected_mismatches_vs_sim": int(mismatched),
             "unprotected_deviating": int(deviating), "inputs": int(ev.n_rows), "simulator_starts": int(starts)}
 

@@ -7,6 +7,7 @@
       budgets: [sensitive, 0.05, 0.1, {bits: 200}, {area: 0.4}]   # 'none' and 'full' are always added
       multibit: {flips: 960, trials: 1000}  # default: 7.46 % of the bits (FKeras: 960 of ECON-T's 12 864), 200 trials
       masking_rows: 2                     # inputs streamed per fault in the RTL masking check
+      masking_group: 16                   # protected bits upset together per masking fault (1: each alone)
       unprotected_samples: 20             # unprotected bits whose RTL ΔC is compared with the simulator's
       yosys: {xilinx: true, cmos: true}
     limits:                               # what `codesign check` enforces (any subset)
@@ -29,7 +30,7 @@ LIMIT_KEYS = ("max_multibit_delta_cost", "max_area_cells", "max_luts", "max_area
               "min_errors_prevented_pct", "max_cost_fault_free")
 ORACLE_BUDGETS = ("sensitive", "observable")  # budgets that are sets read off the oracle, not a ranking's top
 FKERAS_FLIP_FRACTION = 960 / 12864  # FKeras §3.2.2: 960 flips in ECON-T's 12 864 weight bits
-DSE_KEYS = ("rankers", "budgets", "multibit", "masking_rows", "unprotected_samples", "yosys")
+DSE_KEYS = ("rankers", "budgets", "multibit", "masking_rows", "masking_group", "unprotected_samples", "yosys")
 
 
 @dataclass
@@ -39,6 +40,7 @@ class DseSpec:
     flips: int
     trials: int
     masking_rows: int = 2
+    masking_group: int = 16
     unprotected_samples: int = 20
     xilinx: bool = True
     cmos: bool = True
@@ -54,6 +56,7 @@ class DseSpec:
     def to_dict(self) -> dict:
         return {"rankers": self.rankers, "budgets": [t for t, _ in self.budgets],
                 "multibit": {"flips": self.flips, "trials": self.trials}, "masking_rows": self.masking_rows,
+                "masking_group": self.masking_group,
                 "unprotected_samples": self.unprotected_samples, "yosys": {"xilinx": self.xilinx, "cmos": self.cmos}}
 
 
@@ -123,5 +126,6 @@ def parse_spec(raw: dict, bits: int, origin: str = "design") -> DseSpec:
             raise CodesignError(f"{origin}: limit {k} must be a number, got {v!r}")
     return DseSpec(list(dict.fromkeys(names)), budgets, flips, trials,
                    _int(dse.get("masking_rows", 2), "masking_rows", 1, origin),
+                   _int(dse.get("masking_group", 16), "masking_group", 1, origin),
                    _int(dse.get("unprotected_samples", 20), "unprotected_samples", 0, origin),
                    bool(ys.get("xilinx", True)), bool(ys.get("cmos", True)), dict(limits))
