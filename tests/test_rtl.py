@@ -54,6 +54,7 @@ def _plan(qnet, bits) -> Plan:
 def test_generated_verilog_is_clean_and_parses(make, tmp_path):
     q = make(0)
     prot = np.arange(0, q.bitspace.size, 7)
+    datapaths = []
     for plan in (None, _plan(q, prot)):
         out = tmp_path / ("tmr" if plan else "plain")
         summary = write_rtl(q, out, plan)
@@ -64,6 +65,51 @@ def test_generated_verilog_is_clean_and_parses(make, tmp_path):
         assert summary["latency_cycles"] == sum(l.kind != "reshape" for l in q.layers)
         assert summary["weight_flops"] == q.bitspace.size + 2 * (len(prot) if plan else 0)
         assert len(weight_flops(out / sources[0])) == summary["weight_flops"]
+        dp = out / summary["datapath"]["file"]
+        assert weight_flops(dp) == []  # pyverilog parses the datapath too; it holds no weight register
+        datapaths.append((dp.read_bytes(), summary["datapath"]["sha256"]))
+    # the datapath is the same text whatever the plan (cached synthesis, compositional equivalence)
+    assert datapaths[0] == datapaths[1]
+
+
+def test_neurons_of_equal_structure_share_one_module(tmp_path):
+    q = conv_net(0)  # conv 5x6x2 -> 3x6x3, kernel 3x2, strides 2x1, pads (1,1,0,1); dense 54 -> 5; dense 5 -> 4
+    summary = write_rtl(q, tmp_path / "rtl")
+    units = summary["datapath"]["units"]
+    top = summary["top"]
+    # conv: the window clipped by the top pad, the right pad, both, or neither: 4 shapes for 54 neurons
+    assert sorted(u for u in units if "_L0_" in u) == [f"{top}_L0_conv2d_n{k}" for k in range(4)]
+    assert [u for u in units if "_L3_" in u] == [f"{top}_L3_dense_n0"]  # 5 neurons, one module
+    assert [u for u in units if "_L6_" in u] == [f"{top}_L6_dense_n0"]
+    assert summary["datapath"]["unit_instances"] == 54 + 1 + 5 + 1 + 1 + 4
+
+
+def test_thresholds_by_binary_search_and_unsorted_rows(tmp_path):
+    """Sorted rows: an unrolled binary search (one comparison per output bit); an unsorted row falls back to the
+    sum of comparators, which is the layer's definition #{k : direction * x >= thresholds[c, k]}."""
+    from codesign.ir.qnet import Threshold
+
+    rng = np.random.default_rng(4)
+    x_t = F(9, 5, True, "TRN", "SAT")
+    levels = 15
+    thr = np.sort(rng.integers(-300, 300, size=(4, levels)), axis=1)
+    thr[1, 3:6] = thr[1, 4]  # repeated thresholds
+    thr[2] = rng.permutation(thr[2])  # unsorted: comparator sum
+    thr[3, :5] = -400  # below every input code: always counted
+    th = Threshold("thr", F(5, 3, False, "TRN", "SAT"), (4,), thresholds=thr,
+                   direction=np.array([1, -1, 1, -1]), bn="bn")
+    q = QNet("thr_net", (4,), x_t, [th])
+    summary = write_rtl(q, tmp_path / "rtl")
+    text = (tmp_path / "rtl" / summary["datapath"]["file"]).read_text()
+    assert text.count("case (") == 3 * 3  # 3 sorted rows, 4 count bits: 3 levels select a constant
+    codes = np.concatenate([random_inputs(q, 300, 1), np.arange(x_t.min_code, x_t.max_code + 1)[:, None]
+                            .repeat(4, axis=1)])
+    ref = np.stack([np.sum(th.direction[c] * codes[:, c, None] >= thr[c][None, :], axis=1) for c in range(4)], axis=1)
+    ref = ref + th.out_type.min_code
+    out = rtl_predict(q, codes)
+    assert _rows_differ(out, ref) == 0
+    sorted_cols = [0, 1, 3]
+    assert _rows_differ(out[:, sorted_cols], forward(q, codes)[:, sorted_cols]) == 0
 
 
 @pytest.mark.parametrize("make,seed", [(conv_net, 0), (conv_net, 1), (mlp_net, 0), (mlp_net, 1)])
@@ -288,9 +334,10 @@ def test_flop_bits_follow_bitspace_positions():
 
 
 @pytest.mark.skipif(shutil.which("yosys") is None, reason="yosys not installed")
-def test_yosys_stats_count_every_weight_flop(tmp_path):
+def test_yosys_stats_count_every_weight_flop(tmp_path, monkeypatch):
     from codesign.rtl.yosys import yosys_stats
 
+    monkeypatch.setenv("CODESIGN_CACHE", str(tmp_path / "cache"))
     k_t = F(3, 1)
     layer = Dense("d", F(6, 3), (2,), kernel=np.array([[1, -2], [3, 0], [-4, 2]]), bias=np.array([1, -1]),
                   kernel_type=k_t, bias_type=k_t, accum_type=F(8, 4))
@@ -300,7 +347,19 @@ def test_yosys_stats_count_every_weight_flop(tmp_path):
     assert plain["generic"]["flops"] == q.bitspace.size + datapath
     assert plain["generic"]["cells"] > plain["generic"]["flops"]
     assert plain["cmos_transistors"] > 0 and plain["logic_depth"] > 0
+    parts = plain["parts"]
+    assert parts["datapath"]["generic"]["flops"] == datapath and not parts["datapath"]["cached"]
+    assert parts["registers"]["generic"]["flops"] == q.bitspace.size
+    assert plain["generic"]["cells"] == parts["datapath"]["generic"]["cells"] + parts["registers"]["generic"]["cells"]
+    assert plain["cmos_transistors"] == parts["datapath"]["cmos_transistors"] + parts["registers"]["cmos_transistors"]
+    assert "small_datapath" not in plain["generic"]["cells_by_type"]  # the black box is not a cell of the sum
     write_rtl(q, tmp_path / "b", _plan(q, [0, 1, 2, 20]))
-    tmr = yosys_stats(tmp_path / "b")
+    tmr = yosys_stats(tmp_path / "b", xilinx=True, ltp=True)
+    assert tmr["parts"]["datapath"]["cached"]  # same datapath text: synthesized once
+    assert tmr["parts"]["datapath"]["generic"] == parts["datapath"]["generic"]
     assert tmr["generic"]["flops"] == q.bitspace.size + 2 * 4 + datapath
+    assert tmr["parts"]["registers"]["voter_depth"] > 0
+    assert tmr["logic_depth"] >= parts["datapath"]["logic_depth"] + tmr["parts"]["registers"]["voter_depth"]
+    assert tmr["xilinx"]["ffs"] == tmr["parts"]["datapath"]["xilinx"]["ffs"] + tmr["parts"]["registers"]["xilinx"]["ffs"]
+    assert tmr["xilinx"]["luts"] > 0
     json.dumps(plain)  # the numbers go to the report as JSON

@@ -14,10 +14,21 @@ Interface of the generated top module (see also the header written into the file
 Latency: one register stage per layer that computes (dense, conv2d, activation, threshold, batchnorm); reshapes are
 wiring. ``out_valid`` follows ``in_valid`` by exactly ``latency`` cycles; one input per cycle is accepted.
 
-Arithmetic: every stage evaluates in a wide signed temporary (no overflow possible) and applies the exact
+Structure: ``<top>.v`` holds the weight registers (TMR replicas and voters included, see
+:mod:`codesign.rtl.names`), their load logic and one instance ``u_datapath`` of ``<top>_datapath``, written to
+``<top>_datapath.v``. The datapath's text does not depend on the protection plan (it receives every weight word as
+its own port ``wd<a>``, a = load address), so its synthesis can be cached by the file's sha256 and an equivalence
+proof can treat it as a black box (:mod:`codesign.rtl.equiv`). Inside, every computing layer is one register stage
+made of unit modules: one per neuron of a dense/conv layer (neurons with the same term count share one module:
+all of a dense layer, the interior and each border shape of a conv layer) and one per element-wise layer. Each
+unit is an ``always @(posedge clk) if (en)`` block, so Yosys synthesizes each distinct unit once and Icarus
+evaluates a unit once per valid input. Ports carry single elements and single words: a concatenated bus would be
+rebuilt by Icarus on every change of any part of it.
+
+Arithmetic: every unit evaluates in a wide signed temporary (no overflow possible) and applies the exact
 ap_fixed quantization and overflow steps of :mod:`codesign.ir.fixed` in the order of :mod:`codesign.sim.forward`.
-Each stage is one ``always`` block with each sum a single expression (Icarus evaluates blocks, not nets, once per
-clock), gated by the incoming valid so idle and weight-load cycles cost the simulator nothing.
+Threshold layers count ``#{k : x >= thresholds[c, k]}`` by an unrolled binary search over the sorted row (one
+comparison per output bit).
 """
 
 from __future__ import annotations
@@ -39,6 +50,7 @@ RTL_SIM = Path(__file__).resolve().parents[2] / "rtl_sim"
 VOTER = "tmr_vote.v"
 REPLICA = "tmr_ff.v"
 PRIMITIVES = (VOTER, REPLICA)
+REGFILE_WORDS = 256  # addresses per register-file always block
 
 
 def primitive_sources() -> list[Path]:
@@ -162,11 +174,38 @@ def _decl(kind: str, name: str, ty_width: int, signed: bool) -> str:
     return f"{kind}{' signed' if signed else ''}{rng} {name};"
 
 
+def _port(direction: str, name: str, width: int, signed: bool = False) -> str:
+    rng = f" [{width - 1}:0]" if width > 1 else ""
+    return f"{direction}{' signed' if signed else ''}{rng} {name}"
+
+
+_NAME = "@MODULE@"  # placeholder for a unit module's name while its text is deduplicated
+
+
+def _unit(comment: str, ports: list[str], temps, body: list[str]) -> str:
+    """Text of a registered unit module: ``always @(posedge clk) if (en)`` evaluates ``body`` (blocking temporaries,
+    non-blocking output registers)."""
+    lines = [f"// {comment}", f"module {_NAME} (", "  input wire clk,", "  input wire en,"]
+    lines += [f"  {p}," for p in ports[:-1]] + [f"  {ports[-1]}", ");"]
+    lines += ["  " + _decl("reg", name, width, signed) for name, width, signed in temps]
+    lines += ["  always @(posedge clk) begin", "    if (en) begin"]
+    lines += ["      " + line for line in body]
+    lines += ["    end", "  end", "endmodule", ""]
+    return "\n".join(lines)
+
+
+def _instance(module: str, name: str, conns: list[tuple[str, str]], per_line: int = 8) -> list[str]:
+    parts = [f".{p}({s})" for p, s in conns]
+    rows = [", ".join(parts[i:i + per_line]) for i in range(0, len(parts), per_line)]
+    return [f"{module} {name} ("] + [f"  {r}," for r in rows[:-1]] + [f"  {rows[-1]}", ");"]
+
+
 class _Gen:
     def __init__(self, qnet, word_list: list[Word]):
         self.qnet = qnet
         self.words = word_list
         self.top = module_name(qnet.name)
+        self.dp = f"{self.top}_datapath"
         self.by_tensor: dict[tuple[int, str], list[Word]] = {}
         for wd in word_list:
             self.by_tensor.setdefault((wd.layer_index, wd.tensor), []).append(wd)
@@ -178,18 +217,28 @@ class _Gen:
         self.n_out = int(np.prod(qnet.output_shape, dtype=np.int64))
         self.out_width = qnet.output_type.width
         self.latency = sum(not isinstance(l, Reshape) for l in qnet.layers)
+        self.modules: dict[str, str] = {}  # unit text (with _NAME) -> module name, in order of first use
+        self.instances = 0
 
-    # -- header, ports, weights --
+    # -- top: header, ports, weights, the datapath instance --
 
-    def write(self, path: Path) -> None:
-        with open(path, "w") as f:
+    def write(self, top_path: Path, dp_path: Path) -> str:
+        """Write the top module and the datapath file; returns the datapath text."""
+        dp_text = self.datapath_text()
+        dp_path.write_text(dp_text)
+        with open(top_path, "w") as f:
             w = _Writer(f)
-            self._header(w)
+            self._header(w, dp_path.name)
             self._weights(w)
-            self._datapath(w)
+            conns = [("clk", "clk"), ("rst", "rst"), ("in_valid", "in_valid"), ("in_data", "in_data")]
+            conns += [(f"wd{wd.address}", wd.name) for wd in self.words]
+            conns += [("out_valid", "out_valid"), ("out_data", "out_data")]
+            for line in _instance(self.dp, "u_datapath", conns, per_line=4):
+                w(line, 1)
             w("endmodule")
+        return dp_text
 
-    def _header(self, w):
+    def _header(self, w, dp_file: str):
         q = self.qnet
         w(f"// {self.top}: generated by codesign from QNet {q.name!r} (fingerprint {q.fingerprint()[:16]}).")
         w(f"// Latency {self.latency} cycles (one register stage per computing layer); one input per cycle.")
@@ -198,6 +247,8 @@ class _Gen:
         w(f"// in_data: {self.n_in} x {q.input_type} codes, element j at [(j+1)*{self.in_width}-1 : j*{self.in_width}]"
           f"; out_data: {self.n_out} x {q.output_type}, same packing.")
         w("// Weight register w_<layer>_<tensor>_<element>: Verilog bit i = BitSpace bit position W-1-i (0 = MSB).")
+        w(f"// Datapath: module {self.dp} ({dp_file}, the same text for every protection plan), "
+          "port wd<a> = the word at load address a.")
         w("`timescale 1ns/1ps")
         w(f"module {self.top} (")
         w("input wire clk,", 1)
@@ -241,14 +292,15 @@ class _Gen:
                 errs.append(f"{v}_err")
             w(_decl("wire", wd.name, W, signed), 1)
             w(f"assign {wd.name} = {{{', '.join(bits)}}};", 1)
-        err = " | ".join(errs) if errs else "1'b0"
+        err = f"|{{{', '.join(errs)}}}" if errs else "1'b0"  # a reduction: a balanced OR tree after synthesis
         w(f"assign tmr_err = {err};", 1)
-        # One register file (always block) per layer; the address range test keeps the case scan per load short.
-        by_layer: dict[int, list[Word]] = {}
+        # One register file (always block) per layer and block of REGFILE_WORDS addresses; the address range test
+        # keeps the case scan per load short (Icarus scans a case linearly).
+        by_layer: dict[tuple[int, int], list[Word]] = {}
         for wd in self.words:
-            by_layer.setdefault(wd.layer_index, []).append(wd)
+            by_layer.setdefault((wd.layer_index, wd.address // REGFILE_WORDS), []).append(wd)
         A = self.addr_width
-        for li, group in by_layer.items():
+        for (li, _), group in by_layer.items():
             first, last = group[0].address, group[-1].address
             cond = f"load_we && load_addr <= {A}'d{last}" + (f" && load_addr >= {A}'d{first}" if first else "")
             w(f"// register file of layer {self.qnet.layers[li].name!r}: addresses {first}..{last}", 1)
@@ -269,15 +321,24 @@ class _Gen:
             w("end", 2)
             w("end", 1)
 
-    # -- datapath --
+    # -- datapath: a wrapper with the valid pipeline, instances of registered unit modules --
 
-    def _datapath(self, w):
+    def _module(self, text: str, base: str) -> str:
+        """The name of the unit module with this text (one module per distinct text: Yosys synthesizes it once)."""
+        name = self.modules.get(text)
+        if name is None:
+            k = sum(n.startswith(base) for n in self.modules.values())
+            name = self.modules[text] = f"{base}_n{k}"
+        return name
+
+    def datapath_text(self) -> str:
         q = self.qnet
+        self.modules, self.instances = {}, 0
         W = self.in_width
+        body = []
         cur = [f"x_{j}" for j in range(self.n_in)]
         for j, name in enumerate(cur):
-            w(f"wire{' signed' if q.input_type.signed else ''} [{W - 1}:0] {name} = "
-              f"in_data[{(j + 1) * W - 1}:{j * W}];", 1)
+            body.append(f"wire [{W - 1}:0] {name} = in_data[{(j + 1) * W - 1}:{j * W}];")
         valid = "in_valid"
         for li, layer in enumerate(q.layers):
             if isinstance(layer, Reshape):
@@ -286,36 +347,61 @@ class _Gen:
             n = int(np.prod(layer.out_shape, dtype=np.int64))
             outs = [f"a{li}_{j}" for j in range(n)]
             v = f"v{li}"
-            w(f"// stage {li}: {layer.kind} {layer.name!r} -> {layer.out_type} {tuple(layer.out_shape)}", 1)
-            w(f"reg {v};", 1)
-            for name in outs:
-                w(_decl("reg", name, layer.out_type.width, layer.out_type.signed), 1)
-            body, temps = self._stage(li, layer, cur, x_type, outs)
-            for tname, width, signed in temps:
-                w(_decl("reg", tname, width, signed), 1)
-            w("always @(posedge clk) begin", 1)
-            w(f"{v} <= rst ? 1'b0 : {valid};", 2)
-            w(f"if ({valid}) begin", 2)
-            for line in body:
-                w(line, 3)
-            w("end", 2)
-            w("end", 1)
+            ow = layer.out_type.width
+            body.append(f"// stage {li}: {layer.kind} {layer.name!r} -> {layer.out_type} {tuple(layer.out_shape)}")
+            body.append(f"reg {v};")
+            body.append(f"always @(posedge clk) {v} <= rst ? 1'b0 : {valid};")
+            rng = f"[{ow - 1}:0] " if ow > 1 else ""
+            for i in range(0, n, 16):
+                body.append(f"wire {rng}" + ", ".join(outs[i:i + 16]) + ";")
+            base = f"{self.top}_L{li}_{layer.kind}"
+            for k, (mod, conns) in enumerate(self._stage(li, layer, cur, x_type, outs)):
+                name = self._module(mod, base)
+                body += _instance(name, f"u{li}_{k}", [("clk", "clk"), ("en", valid)] + conns)
+                self.instances += 1
             cur, valid = outs, v
-        w(f"assign out_valid = {valid};", 1)
-        w(f"assign out_data = {{{', '.join(reversed(cur))}}};", 1)
+        body.append(f"assign out_valid = {valid};")
+        body.append(f"assign out_data = {{{', '.join(reversed(cur))}}};")
+        ports = ["input wire clk", "input wire rst", "input wire in_valid",
+                 _port("input wire", "in_data", self.n_in * self.in_width)]
+        ports += [_port("input wire", f"wd{wd.address}", wd.type.width) for wd in self.words]
+        ports += ["output wire out_valid", _port("output wire", "out_data", self.n_out * self.out_width)]
+        text = [f"// {self.dp}: datapath of {self.top} (generated by codesign; independent of the protection plan).",
+                "// Every computing layer is one register stage of unit modules (a neuron, or a whole element-wise",
+                "// layer), each an always @(posedge clk) gated by the incoming valid; units of equal text are one",
+                "// module. Ports wd<a>: the weight word at load address a (BitSpace word order).",
+                "`timescale 1ns/1ps", ""]
+        for mod, name in self.modules.items():
+            text.append(mod.replace(_NAME, name))
+        text.append(f"module {self.dp} (")
+        text += [f"  {p}," for p in ports[:-1]] + [f"  {ports[-1]}", ");"]
+        text += ["  " + line for line in body]
+        text += ["endmodule", ""]
+        return "\n".join(text)
 
     def _stage(self, li, layer, xs, x_type, outs):
+        """[(unit module text, [(port, signal)])] of one computing layer."""
         if isinstance(layer, Dense):
             return self._mac_stage(li, layer, xs, x_type, outs)
         if isinstance(layer, Activation):
-            return self._act_stage(li, layer, xs, x_type, outs)
-        if isinstance(layer, Threshold):
-            return self._thr_stage(li, layer, xs, x_type, outs)
-        if isinstance(layer, BatchNorm):
-            return self._bn_stage(li, layer, xs, x_type, outs)
-        raise CodesignError(f"the RTL generator has no rule for layer {layer.name} ({type(layer).__name__})")
+            fn = self._act_body
+        elif isinstance(layer, Threshold):
+            fn = self._thr_body
+        elif isinstance(layer, BatchNorm):
+            fn = self._bn_body
+        else:
+            raise CodesignError(f"the RTL generator has no rule for layer {layer.name} ({type(layer).__name__})")
+        # element-wise: one unit for the whole layer (one process per stage in the simulator)
+        ux = [f"x{j}" for j in range(len(xs))]
+        uy = [f"y{j}" for j in range(len(outs))]
+        body, temps = fn(layer, ux, x_type, uy)
+        ot = layer.out_type
+        ports = [_port("input wire", x, x_type.width, x_type.signed) for x in ux]
+        ports += [_port("output reg", y, ot.width) for y in uy]
+        text = _unit(f"{layer.kind} {layer.name!r}: {len(xs)} x {x_type} -> {ot}", ports, temps, body)
+        return [(text, list(zip(ux, xs)) + list(zip(uy, outs)))]
 
-    def _terms(self, layer, xs):
+    def _terms(self, layer):
         """Per output element: the list of (input index, kernel flat index) products, zero padding left out."""
         k = layer.kernel
         n_out = k.shape[-1]
@@ -347,63 +433,84 @@ class _Gen:
                     yield (r * ow + c) * n_out + o, terms
 
     def _mac_stage(self, li, layer, xs, x_type, outs):
+        """One unit per neuron; neurons with the same number of terms share one module (conv borders differ)."""
         k_words = self.by_tensor[(li, "kernel")]
         b_words = self.by_tensor.get((li, "bias"))
+        n_out = layer.kernel.shape[-1]
+        texts: dict[int, str] = {}
+        units = []
+        for o, terms in self._terms(layer):
+            n = len(terms)
+            if n not in texts:
+                texts[n] = self._mac_unit(layer, x_type, n, b_words is not None)
+            conns = [(f"x{i}", xs[j]) for i, (j, _) in enumerate(terms)]
+            conns += [(f"k{i}", f"wd{k_words[kk].address}") for i, (_, kk) in enumerate(terms)]
+            if b_words is not None:
+                conns.append(("b", f"wd{b_words[o % n_out].address}"))
+            conns.append(("y", outs[o]))
+            units.append((texts[n], conns))
+        return units
+
+    def _mac_unit(self, layer, x_type, n_terms, has_bias) -> str:
+        """y = cast(sum_i x_i * k_i (+ b)), exactly as codesign.sim.forward evaluates a dense/conv output."""
         kt, bt, at, ot = layer.kernel_type, layer.bias_type, layer.accum_type, layer.out_type
         prod_frac = x_type.frac + kt.frac
         xmax = max(abs(x_type.min_code), x_type.max_code)
         kmax = max(abs(kt.min_code), kt.max_code)
-        n_terms = int(np.prod(layer.kernel.shape[:-1], dtype=np.int64))
         fast = at.frac >= prod_frac and at.overflow == "WRAP"
         sh = max(at.frac - prod_frac, 0)
         bmax = max(abs(bt.min_code), bt.max_code) << max(at.frac - bt.frac, 0)
         amax = max(abs(at.min_code), at.max_code)
-        width = _bits_for((n_terms * xmax * kmax) << sh, amax + bmax, amax << max(ot.frac - at.frac, 0),
+        width = _bits_for((max(n_terms, 1) * xmax * kmax) << sh, amax + bmax, amax << max(ot.frac - at.frac, 0),
                           xmax * kmax, 1 << (abs(prod_frac - at.frac) + 2), 1 << (abs(ot.frac - at.frac) + 2),
                           1 << (abs(bt.frac - at.frac) + 2)) + 1
-        t, u = _Temp(f"t{li}", width), _Temp(f"u{li}", width)
+        t, u = _Temp("t", width), _Temp("u", width)
+        prods = [f"{_sval(f'x{i}', x_type)} * {_sval(f'k{i}', kt)}" for i in range(n_terms)]
+        bias = []
+        if has_bias:
+            bias += u.set(_sval("b", bt), bt.min_code, bt.max_code)
+            bias += u.cast(bt.frac, at)
         body = []
-        for o, terms in self._terms(layer, xs):
-            col = o % layer.kernel.shape[-1]
-            prods = [f"{_sval(xs[i], x_type)} * {_sval(k_words[kk].name, kt)}" for i, kk in terms]
-            bias = []
-            if b_words is not None:
-                bias += u.set(_sval(b_words[col].name, bt), bt.min_code, bt.max_code)
-                bias += u.cast(bt.frac, at)
-            if fast:
-                n = len(terms)
-                body += t.set(" + ".join(prods) or "0", -n * xmax * kmax, n * xmax * kmax)
-                body += t.shift_left(sh)
-                if bias:
-                    body += bias
-                    body += [f"{t.name} = {t.name} + {u.name};"]
-                    t.lo, t.hi = t.lo + u.lo, t.hi + u.hi
-                body += t.overflow(at)
+        if fast:
+            body += t.set(" + ".join(prods) or "0", -n_terms * xmax * kmax, n_terms * xmax * kmax)
+            body += t.shift_left(sh)
+            if bias:
+                body += bias
+                body += ["t = t + u;"]
+                t.lo, t.hi = t.lo + u.lo, t.hi + u.hi
+            body += t.overflow(at)
+        else:
+            # hls4ml's general order: each product cast to accum_t, saturation after every addition.
+            if bias:
+                body += bias
+                body += ["t = u;"]
+                t.lo, t.hi = u.lo, u.hi
             else:
-                # hls4ml's general order: each product cast to accum_t, saturation after every addition.
-                if bias:
-                    body += bias
-                    body += [f"{t.name} = {u.name};"]
-                    t.lo, t.hi = u.lo, u.hi
-                else:
-                    body += t.set("0", 0, 0)
-                for p in prods:
-                    body += u.set(p, -xmax * kmax, xmax * kmax)
-                    body += u.cast(prod_frac, at)
-                    body += [f"{t.name} = {t.name} + {u.name};"]
-                    t.lo, t.hi = t.lo + u.lo, t.hi + u.hi
-                    if at.overflow != "WRAP":
-                        body += t.overflow(at)
-                body += t.overflow(at)
-            body += t.cast(at.frac, ot)
-            body.append(f"{outs[o]} <= {t.name}[{ot.width - 1}:0];")
-        return body, [(t.name, width, True), (u.name, width, True)]
+                body += t.set("0", 0, 0)
+            for p in prods:
+                body += u.set(p, -xmax * kmax, xmax * kmax)
+                body += u.cast(prod_frac, at)
+                body += ["t = t + u;"]
+                t.lo, t.hi = t.lo + u.lo, t.hi + u.hi
+                if at.overflow != "WRAP":
+                    body += t.overflow(at)
+            body += t.overflow(at)
+        body += t.cast(at.frac, ot)
+        body.append(f"y <= t[{ot.width - 1}:0];")
+        ports = [_port("input wire", f"x{i}", x_type.width, x_type.signed) for i in range(n_terms)]
+        ports += [_port("input wire", f"k{i}", kt.width, kt.signed) for i in range(n_terms)]
+        if has_bias:
+            ports.append(_port("input wire", "b", bt.width, bt.signed))
+        ports.append(_port("output reg", "y", ot.width))
+        comment = (f"{layer.kind} {layer.name!r} neuron: {n_terms} x ({x_type} * {kt})"
+                   + (f" + {bt}" if has_bias else "") + f", accumulator {at} -> {ot}")
+        return _unit(comment, ports, [("t", width, True), ("u", width, True)], body)
 
-    def _act_stage(self, li, layer, xs, x_type, outs):
+    def _act_body(self, layer, xs, x_type, outs):
         ot = layer.out_type
         width = _bits_for(x_type.min_code, x_type.max_code, x_type.max_code << max(ot.frac - x_type.frac, 0),
                           1 << (abs(ot.frac - x_type.frac) + 2)) + 1
-        t = _Temp(f"t{li}", width)
+        t = _Temp("t", width)
         body = []
         for j, x in enumerate(xs):
             body += t.set(_sval(x, x_type), x_type.min_code, x_type.max_code)
@@ -416,34 +523,65 @@ class _Gen:
             body.append(f"{outs[j]} <= {t.name}[{ot.width - 1}:0];")
         return body, [(t.name, width, True)]
 
-    def _thr_stage(self, li, layer, xs, x_type, outs):
-        """Comparators: out = min_code + #{k : direction * x >= thresholds[c, k]}."""
+    def _thr_body(self, layer, xs, x_type, outs):
+        """out = min_code + #{k : direction * x >= thresholds[c, k]}: for a row sorted ascending, an unrolled binary
+        search (one comparison per count bit, against a constant selected by the bits found so far); otherwise a sum
+        of comparators."""
         ot = layer.out_type
         thr, direction = np.asarray(layer.thresholds), np.asarray(layer.direction)
         lo_x, hi_x = x_type.min_code, x_type.max_code
         width = _bits_for(lo_x, hi_x, -lo_x, int(thr.min()), int(thr.max())) + 1
         cnt_width = max(int(thr.shape[1]).bit_length() + 1, ot.width)
-        t = f"t{li}"
-        cnt = f"n{li}"
+        t, cnt, c_reg = "t", "n", "c"
         C = thr.shape[0]
         body = []
+        searched = False
         for j, x in enumerate(xs):
             c = j % C
             neg = direction[c] < 0
             lo, hi = (-hi_x, -lo_x) if neg else (lo_x, hi_x)
             body.append(f"{t} = {'-' if neg else ''}{_sval(x, x_type)};")
-            row = thr[c]
-            always = int(np.sum(row <= lo))  # reached by every input code
-            live = [int(v) for v in row if lo < v <= hi]
-            terms = [f"({t} >= {_lit(v, width)})" for v in live]
-            base = f"{cnt_width}'d{always}"
-            body.append(f"{cnt} = {' + '.join([base] + terms)};")
+            row = [int(v) for v in thr[c]]
+            if all(a <= b for a, b in zip(row, row[1:])):
+                body += self._bisect(row, lo, hi, width, cnt_width, t, cnt, c_reg)
+                searched = True
+            else:
+                always = sum(v <= lo for v in row)  # reached by every input code
+                terms = [f"({t} >= {_lit(v, width)})" for v in row if lo < v <= hi]
+                base = f"{cnt_width}'d{always}"
+                body.append(f"{cnt} = {' + '.join([base] + terms)};")
             mn = ot.min_code & ((1 << ot.width) - 1)
             expr = f"{cnt}[{ot.width - 1}:0]" if mn == 0 else f"{cnt}[{ot.width - 1}:0] + {ot.width}'d{mn}"
             body.append(f"{outs[j]} <= {expr};")
-        return body, [(t, width, True), (cnt, cnt_width, False)]
+        temps = [(t, width, True), (cnt, cnt_width, False)]
+        return body, temps + ([(c_reg, width, True)] if searched else [])
 
-    def _bn_stage(self, li, layer, xs, x_type, outs):
+    @staticmethod
+    def _bisect(row, lo, hi, width, cnt_width, t, cnt, c_reg) -> list[str]:
+        """count = #{k : row[k] <= t} for a non-decreasing row, t in [lo, hi]: count >= m iff row[m-1] <= t, so
+        the count's bits follow MSB first, each from one comparison with row[prefix | half - 1] (constants clamped to
+        [lo, hi + 1]: always / never reached)."""
+        L = len(row)
+        m = max(L.bit_length(), 1)
+
+        def const(count: int) -> str:  # the threshold that count >= `count` needs
+            v = row[count - 1] if count <= L else hi + 1
+            return _lit(min(max(v, lo), hi + 1), width)
+
+        out = [f"{cnt} = {cnt_width}'d0;"]
+        for level in range(m):
+            bit = m - 1 - level
+            if level == 0:
+                out.append(f"if ({t} >= {const(1 << bit)}) {cnt}[{bit}] = 1'b1;")
+                continue
+            sel = f"{cnt}[{m - 1}:{bit + 1}]" if level > 1 else f"{cnt}[{m - 1}]"
+            cases = " ".join(f"{level}'d{p}: {c_reg} = {const((p << (bit + 1)) | (1 << bit))};"
+                             for p in range(1 << level))
+            out.append(f"case ({sel}) {cases} endcase")
+            out.append(f"if ({t} >= {c_reg}) {cnt}[{bit}] = 1'b1;")
+        return out
+
+    def _bn_body(self, layer, xs, x_type, outs):
         ot, st, btp = layer.out_type, layer.scale_type, layer.bias_type
         prod_frac = x_type.frac + st.frac
         frac = max(prod_frac, btp.frac)
@@ -454,7 +592,7 @@ class _Gen:
         bmax = int(np.abs(bias).max(initial=0)) << (frac - btp.frac)
         width = _bits_for(((xmax * smax) << (frac - prod_frac)) + bmax, 1 << (abs(ot.frac - frac) + 2),
                           ot.max_code << max(ot.frac - frac, 0)) + 1
-        t = _Temp(f"t{li}", width)
+        t = _Temp("t", width)
         C = len(scale)
         body = []
         for j, x in enumerate(xs):
@@ -494,8 +632,9 @@ def word_codes(qnet, word_list: list[Word]) -> np.ndarray:
 
 
 def write_rtl(qnet, out_dir, plan=None) -> dict:
-    """Write ``<top>.v``, ``tmr_vote.v``, ``tmr_ff.v``, ``weights.hex`` (the load image) and ``rtl.json`` into ``out_dir``
-    (atomically) and return the summary stored in ``rtl.json``."""
+    """Write ``<top>.v`` (weight registers, TMR, the datapath instance), ``<top>_datapath.v`` (the datapath: the same
+    text for every plan), ``tmr_vote.v``, ``tmr_ff.v``, ``weights.hex`` (the load image) and ``rtl.json`` into
+    ``out_dir`` (atomically) and return the summary stored in ``rtl.json``."""
     bits = protected_bits(plan)
     qnet.bitspace.check(bits)
     word_list = words(qnet, bits)
@@ -503,21 +642,24 @@ def write_rtl(qnet, out_dir, plan=None) -> dict:
     primitives = primitive_sources()
     out_dir = Path(out_dir)
     with atomic_dir(out_dir) as tmp:
-        gen.write(tmp / f"{gen.top}.v")
+        dp_text = gen.write(tmp / f"{gen.top}.v", tmp / f"{gen.dp}.v")
         for p in primitives:
             shutil.copyfile(p, tmp / p.name)
         codes = word_codes(qnet, word_list)
         (tmp / "weights.hex").write_text("".join(f"{int(c):x}\n" for c in codes))
-        summary = summarize(qnet, gen, bits)
+        summary = summarize(qnet, gen, bits, hashlib.sha256(dp_text.encode()).hexdigest())
         (tmp / "rtl.json").write_text(json.dumps(summary, indent=1))
     return summary
 
 
-def summarize(qnet, gen: "_Gen", bits: np.ndarray) -> dict:
+def summarize(qnet, gen: "_Gen", bits: np.ndarray, dp_sha256: str) -> dict:
     weight_bits = qnet.bitspace.size
     return {
         "top": gen.top,
-        "sources": [f"{gen.top}.v", *PRIMITIVES],
+        "sources": [f"{gen.top}.v", f"{gen.dp}.v", *PRIMITIVES],
+        "datapath": {"module": gen.dp, "file": f"{gen.dp}.v", "sha256": dp_sha256, "instance": "u_datapath",
+                     "units": list(gen.modules.values()), "unit_instances": gen.instances,
+                     "ports": "clk, rst, in_valid, in_data, wd<a> (word at load address a), out_valid, out_data"},
         "design_hash": qnet.fingerprint(),
         "latency_cycles": gen.latency,
         "ports": {

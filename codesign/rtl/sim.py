@@ -105,12 +105,13 @@ class RtlSim:
         self._build()
 
     def _generate(self) -> dict:
-        """Generate the RTL, or reuse a workdir's RTL of the same design and plan (then the build is reused too)."""
+        """Generate the RTL, or reuse a workdir's RTL of the same design and plan (then the build is reused too; RTL
+        of an older generator, without a separate datapath, is written again)."""
         meta = self.rtl_dir / "rtl.json"
         if meta.is_file():
             summary = json.loads(meta.read_text())
             if summary.get("design_hash") == self.qnet.fingerprint() and \
-                    summary.get("protected_sha256") == _sha(self.bits):
+                    summary.get("protected_sha256") == _sha(self.bits) and "datapath" in summary:
                 return summary
         from codesign.protect.plan import Plan
 

@@ -1,13 +1,27 @@
-"""Area and logic depth of a generated design with Yosys: ``synth; stat -json`` (and optionally xc7 LUT/FF,
-``stat -tech cmos`` transistors, ``ltp`` logic depth).
+"""Area and logic depth of a generated design with Yosys (``synth``, ``synth_xilinx -family xc7``, ``stat -tech cmos``,
+``ltp -noff``), synthesized in two parts and added:
 
-Fully parallel datapaths with weight *registers* need generic multipliers, so synthesis takes minutes for the
-real designs (measured in bench/rtl.py); tests run it on small ones.
+- the **datapath** (``<top>_datapath.v``, the same text for every protection plan): synthesized once as a hierarchy
+  (each distinct unit module once; ``stat -top`` multiplies by the instance counts) and cached as JSON under
+  ``$CODESIGN_CACHE/yosys/`` keyed by the sha256 of its text, the Yosys version and the script;
+- the **registers** (``<top>.v``: weight registers, TMR replicas and voters, load logic) with the datapath as a
+  black box: the only part synthesized again for each protection plan.
+
+Totals are the sums of the two parts (the black-box cell itself not counted). ``cmos_transistors`` is ``stat -tech
+cmos`` after ``dfflegalize`` to plain D flip-flops (Yosys has no transistor count for enable/reset flops, which it
+would otherwise leave out). ``logic_depth`` is an upper bound of the longest combinational path (``ltp -noff``, in
+cells): every unit module of the datapath registers its outputs and reads registers (or ``in_data``), so the
+datapath's register-to-register depth is the deepest unit module; a weight read through a TMR voter adds the voter's
+depth; the load path (address decode to register enables) is the registers part's own depth. So
+``logic_depth = max(registers, deepest unit + (voter depth if any bit is triplicated))``.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -18,6 +32,20 @@ from pathlib import Path
 from codesign.errors import CodesignError
 
 INSTALL_HINT = "apt-get install -y yosys"
+CACHE_VERSION = 1  # bump when the scripts or the stored fields change
+
+# {dp}: the datapath module; {top}: the top module. Scripts run in a temporary directory holding dp.v / stub.v.
+_DP_GENERIC = ("read_verilog dp.v; synth -top {dp}; tee -q -o stat.json stat -json -top {dp}; "
+               "tee -q -o ltp.txt ltp -noff; dfflegalize -cell $_DFF_P_ x; "
+               "tee -q -o cmos.txt stat -tech cmos -top {dp}")
+_DP_XILINX = ("read_verilog dp.v; synth_xilinx -family xc7 -noiopad -noclkbuf -top {dp}; "
+              "tee -q -o stat.json stat -json -top {dp}")
+_TOP_READ = "read_verilog stub.v; read_verilog {sources}"
+_TOP_GENERIC = ("synth -top {top}; tee -q -o stat.json stat -json -top {top}; tee -q -o ltp.txt ltp -noff; "
+                "design -save synthesized; delete {top}/t:{dp} {top}/t:tmr_ff {top}/t:tmr_vote; "
+                "tee -q -o ltp_top.txt ltp -noff {top}; design -load synthesized; dfflegalize -cell $_DFF_P_ x; "
+                "tee -q -o cmos.txt stat -tech cmos -top {top}")
+_TOP_XILINX = "synth_xilinx -family xc7 -noiopad -noclkbuf -top {top}; tee -q -o stat.json stat -json -top {top}"
 
 
 def _run(script: str, cwd: Path, timeout: float) -> str:
@@ -40,52 +68,169 @@ def _run(script: str, cwd: Path, timeout: float) -> str:
     return proc.stdout
 
 
-def _cells(stat: dict, top: str) -> dict:
-    # "design" sums the hierarchy below the top (TMR replica flops live in kept tmr_ff instances)
+@functools.lru_cache(maxsize=1)
+def yosys_version() -> str:
+    if shutil.which("yosys") is None:
+        raise CodesignError(f"yosys is not installed; install it with: {INSTALL_HINT}")
+    return subprocess.run(["yosys", "-V"], capture_output=True, text=True).stdout.strip()
+
+
+def _cells(stat: dict, drop: tuple = ()) -> dict:
+    """Totals of ``stat -json -top``'s ``design`` (the hierarchy below the top, instance counts multiplied), without
+    the cells of the types in ``drop`` (black boxes)."""
     mod = stat["design"]
     by_type = {k.lstrip("\\$"): v for k, v in mod.get("num_cells_by_type", {}).items()}
+    dropped = sum(by_type.pop(d, 0) for d in drop)
     flops = sum(v for k, v in by_type.items() if "DFF" in k.upper() or re.fullmatch(r"FD[A-Z]*", k))
-    return {"cells": mod["num_cells"], "flops": flops, "cells_by_type": by_type, "wire_bits": mod["num_wire_bits"]}
+    return {"cells": mod["num_cells"] - dropped, "flops": flops, "cells_by_type": by_type,
+            "wire_bits": mod["num_wire_bits"]}
+
+
+def _xilinx(cells: dict) -> dict:
+    by = cells["cells_by_type"]
+    return {"luts": sum(v for k, v in by.items() if re.fullmatch(r"LUT\d", k)),
+            "ffs": sum(v for k, v in by.items() if re.fullmatch(r"FD[A-Z]*", k)),
+            "carry4": by.get("CARRY4", 0), "dsp48e1": by.get("DSP48E1", 0), "cells_by_type": by}
+
+
+def _transistors(text: str) -> int | None:
+    """The hierarchy total of ``stat -tech cmos -top`` (the last estimate printed)."""
+    found = re.findall(r"Estimated number of transistors:\s*(\d+)", text)
+    return int(found[-1]) if found else None
+
+
+def _depths(text: str) -> dict[str, int]:
+    return {m.lstrip("\\"): int(n) for m, n in re.findall(r"Longest topological path in (\S+) \(length=(\d+)\)", text)}
+
+
+def _add(a: dict, b: dict) -> dict:
+    by = dict(a["cells_by_type"])
+    for k, v in b["cells_by_type"].items():
+        by[k] = by.get(k, 0) + v
+    out = {k: a[k] + b[k] for k in a if k != "cells_by_type"}
+    out["cells_by_type"] = dict(sorted(by.items()))
+    return out
+
+
+def _blackbox_stub(dp_text: str, module: str) -> str:
+    """The datapath's port list as an empty black-box module (the generator writes the wrapper header as
+    ``module <name> (`` ... ``);``)."""
+    start = dp_text.rindex(f"\nmodule {module} (") + 1
+    end = dp_text.index("\n);", start) + 3
+    return "(* blackbox *)\n" + dp_text[start:end] + "\nendmodule\n"
+
+
+def cache_root() -> Path:
+    from codesign.paths import cache_dir
+
+    path = cache_dir() / "yosys"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _cached(kind: str, dp_text: str, module: str, template: str, compute, use_cache: bool) -> tuple[dict, bool]:
+    key = hashlib.sha256("\n".join([str(CACHE_VERSION), kind, yosys_version(), template, module,
+                                    hashlib.sha256(dp_text.encode()).hexdigest()]).encode()).hexdigest()
+    path = cache_root() / f"{kind}-{key[:32]}.json"
+    if use_cache and path.is_file():
+        try:
+            return json.loads(path.read_text()), True
+        except ValueError:
+            pass  # a damaged entry: compute again
+    value = compute()
+    if use_cache:
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        tmp.write_text(json.dumps(value))
+        os.replace(tmp, path)
+    return value, False
+
+
+def _datapath_generic(dp_text: str, module: str, timeout: float) -> dict:
+    with tempfile.TemporaryDirectory(prefix="codesign-yosys-") as tmp:
+        tmp = Path(tmp)
+        (tmp / "dp.v").write_text(dp_text)
+        t0 = time.time()
+        _run(_DP_GENERIC.format(dp=module), tmp, timeout)
+        depths = _depths((tmp / "ltp.txt").read_text())
+        units = {m: d for m, d in depths.items() if m != module}  # the wrapper's "cells" are unit instances
+        return {"generic": _cells(json.loads((tmp / "stat.json").read_text())),
+                "cmos_transistors": _transistors((tmp / "cmos.txt").read_text()),
+                "logic_depth": max(units.values(), default=depths.get(module, 0)),
+                "unit_depths": units, "seconds": round(time.time() - t0, 1)}
+
+
+def _datapath_xilinx(dp_text: str, module: str, timeout: float) -> dict:
+    with tempfile.TemporaryDirectory(prefix="codesign-yosys-") as tmp:
+        tmp = Path(tmp)
+        (tmp / "dp.v").write_text(dp_text)
+        t0 = time.time()
+        _run(_DP_XILINX.format(dp=module), tmp, timeout)
+        out = _xilinx(_cells(json.loads((tmp / "stat.json").read_text())))
+        out["seconds"] = round(time.time() - t0, 1)
+        return out
 
 
 def yosys_stats(rtl_dir, xilinx: bool = False, cmos: bool = False, ltp: bool = False,
-                timeout: float = 3600.0) -> dict:
+                timeout: float = 3600.0, cache: bool = True) -> dict:
     """Synthesize the design in ``rtl_dir`` (written by :func:`codesign.rtl.generate.write_rtl`) and return
     ``{"generic": {cells, flops, cells_by_type, wire_bits}, "seconds": ...}`` plus ``"xilinx"`` (LUTs, FFs, CARRY4,
-    DSP48E1), ``"cmos_transistors"`` and ``"logic_depth"`` when asked."""
+    DSP48E1), ``"cmos_transistors"`` and ``"logic_depth"`` when asked, and ``"parts"``: the same numbers for
+    ``"datapath"`` (cached across protection plans unless ``cache=False``; ``"cached"`` says whether it was) and
+    ``"registers"`` (see the module docstring)."""
     rtl_dir = Path(rtl_dir).resolve()
     try:
         summary = json.loads((rtl_dir / "rtl.json").read_text())
-    except (OSError, ValueError):
-        raise CodesignError(f"{rtl_dir} is not a generated RTL directory (no readable rtl.json)") from None
-    top = summary["top"]
-    read = "read_verilog " + " ".join(str(rtl_dir / s) for s in summary["sources"])
-    out: dict = {"top": top}
+        dpinfo = summary["datapath"]
+        top = summary["top"]
+        dp_text = (rtl_dir / dpinfo["file"]).read_text()
+    except (OSError, ValueError, KeyError):
+        raise CodesignError(f"{rtl_dir} is not an RTL directory of this codesign version (no readable rtl.json "
+                            "with a datapath); generate it again") from None
+    dp = dpinfo["module"]
+    if hashlib.sha256(dp_text.encode()).hexdigest() != dpinfo["sha256"]:
+        raise CodesignError(f"{rtl_dir / dpinfo['file']} was modified after generation (sha256 differs from rtl.json)")
     t0 = time.time()
+    dp_gen, hit = _cached("generic", dp_text, dp, _DP_GENERIC, lambda: _datapath_generic(dp_text, dp, timeout), cache)
+    dp_part: dict = {"generic": dp_gen["generic"], "cmos_transistors": dp_gen["cmos_transistors"],
+                     "logic_depth": dp_gen["logic_depth"], "unit_depths": dp_gen["unit_depths"],
+                     "seconds": dp_gen["seconds"], "cached": hit}
+    top_sources = " ".join(str(rtl_dir / s) for s in summary["sources"] if s != dpinfo["file"])
+    read = _TOP_READ.format(sources=top_sources)
+    reg_part: dict = {}
     with tempfile.TemporaryDirectory(prefix="codesign-yosys-") as tmp:
         tmp = Path(tmp)
-        steps = [read, f"synth -top {top}", "tee -q -o stat.json stat -json"]
-        if cmos:
-            steps.append("tee -q -o cmos.txt stat -tech cmos")
-        if ltp:
-            steps.append("tee -q -o ltp.txt ltp -noff")
-        _run("; ".join(steps), tmp, timeout)
-        out["generic"] = _cells(json.loads((tmp / "stat.json").read_text()), top)
-        if cmos:
-            m = re.search(r"Estimated number of transistors:\s*(\d+)", (tmp / "cmos.txt").read_text())
-            out["cmos_transistors"] = int(m.group(1)) if m else None
-        if ltp:
-            m = re.search(r"length=(\d+)", (tmp / "ltp.txt").read_text())
-            out["logic_depth"] = int(m.group(1)) if m else None
-        out["seconds"] = round(time.time() - t0, 1)
+        (tmp / "stub.v").write_text(_blackbox_stub(dp_text, dp))
+        t1 = time.time()
+        _run(read + "; " + _TOP_GENERIC.format(top=top, dp=dp), tmp, timeout)
+        reg_part["generic"] = _cells(json.loads((tmp / "stat.json").read_text()), drop=(dp,))
+        reg_part["cmos_transistors"] = _transistors((tmp / "cmos.txt").read_text())
+        voter = max((d for m, d in _depths((tmp / "ltp.txt").read_text()).items() if "tmr_vote" in m), default=0)
+        reg_part["voter_depth"] = voter if summary["protected_bits"] else 0
+        reg_part["logic_depth"] = max(_depths((tmp / "ltp_top.txt").read_text()).get(top, 0), reg_part["voter_depth"])
+        reg_part["seconds"] = round(time.time() - t1, 1)
+        generic_seconds = time.time() - t0
         if xilinx:
             t1 = time.time()
-            _run("; ".join([read, f"synth_xilinx -family xc7 -noiopad -noclkbuf -top {top}",
-                            "tee -q -o xc7.json stat -json"]), tmp, timeout)
-            cells = _cells(json.loads((tmp / "xc7.json").read_text()), top)
-            by = cells["cells_by_type"]
-            out["xilinx"] = {"luts": sum(v for k, v in by.items() if re.fullmatch(r"LUT\d", k)),
-                             "ffs": sum(v for k, v in by.items() if re.fullmatch(r"FD[A-Z]*", k)),
-                             "carry4": by.get("CARRY4", 0), "dsp48e1": by.get("DSP48E1", 0),
-                             "cells_by_type": by, "seconds": round(time.time() - t1, 1)}
+            dp_x, hit_x = _cached("xc7", dp_text, dp, _DP_XILINX, lambda: _datapath_xilinx(dp_text, dp, timeout),
+                                  cache)
+            dp_part["xilinx"] = dict(dp_x, cached=hit_x)
+            t2 = time.time()
+            _run(read + "; " + _TOP_XILINX.format(top=top), tmp, timeout)
+            reg_part["xilinx"] = _xilinx(_cells(json.loads((tmp / "stat.json").read_text()), drop=(dp,)))
+            reg_part["xilinx"]["seconds"] = round(time.time() - t2, 1)
+            xilinx_seconds = time.time() - t1
+    out: dict = {"top": top, "generic": _add(dp_part["generic"], reg_part["generic"])}
+    if cmos:
+        a, b = dp_part["cmos_transistors"], reg_part["cmos_transistors"]
+        out["cmos_transistors"] = None if a is None or b is None else a + b
+    if ltp:
+        out["logic_depth"] = max(reg_part["logic_depth"], dp_part["logic_depth"] + reg_part["voter_depth"])
+    if xilinx:
+        x = {k: dp_part["xilinx"][k] + reg_part["xilinx"][k] for k in ("luts", "ffs", "carry4", "dsp48e1")}
+        x["cells_by_type"] = _add({"cells_by_type": dp_part["xilinx"]["cells_by_type"]},
+                                  {"cells_by_type": reg_part["xilinx"]["cells_by_type"]})["cells_by_type"]
+        x["seconds"] = round(xilinx_seconds, 1)
+        out["xilinx"] = x
+    out["parts"] = {"datapath": dp_part, "registers": reg_part}
+    out["seconds"] = round(generic_seconds, 1)  # generic synth (+ cmos, ltp) of this call; xc7 in xilinx.seconds
     return out
