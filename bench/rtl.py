@@ -2,7 +2,7 @@
 sampled bits, sim-vs-RTL verification counts, RTL size and speed of the larger designs, optional Yosys area.
 
 Usage: CODESIGN_DATA=... python bench/rtl.py [--faults 1000] [--bits 200] [--multi 20] [--verify 1000]
-       [--skip delta,verify,large] [--yosys econt_s,digits_s]
+       [--skip delta,verify,large,speed] [--speed econt_m,smartpixel_m] [--yosys econt_s,digits_s]
 Needs the data directory (ECON-T, smart-pixel); digits needs none.
 """
 
@@ -127,6 +127,28 @@ def bench_large(names, n):
               f"({len(codes) / run:.0f}/s), mismatches {bad}")
 
 
+def bench_speed(names, n):
+    """Fault-free inputs/s of the cocotb + Icarus bench: the difference of a run of 5n and one of n inputs (same
+    simulator build), so that the start and the weight load cancel out."""
+    from codesign.rtl.sim import RtlSim
+    from codesign.sim.forward import quantize_input
+
+    for name in names:
+        d = design(name, n)
+        q = d.qnet()
+        codes = quantize_input(q, d.dataset().x)[:n]
+        with tempfile.TemporaryDirectory() as tmp:
+            sim = RtlSim(q, workdir=Path(tmp))
+            t = time.perf_counter()
+            sim.golden(codes)
+            one = time.perf_counter() - t
+            t = time.perf_counter()
+            sim.golden(np.concatenate([codes] * 5))
+            five = time.perf_counter() - t
+        print(f"[speed] {name}: {4 * len(codes) / (five - one):.0f} inputs/s ({len(codes)} inputs {one:.1f} s, "
+              f"{5 * len(codes)} inputs {five:.1f} s, each incl. start and weight load)")
+
+
 def bench_yosys(names):
     from codesign.rtl.generate import write_rtl
     from codesign.rtl.yosys import yosys_stats
@@ -152,6 +174,7 @@ def main():
     ap.add_argument("--skip", default="")
     ap.add_argument("--delta", default="econt_m,smartpixel_m,digits_s")
     ap.add_argument("--verify-designs", default="econt_s,econt_m,smartpixel_s,smartpixel_m,digits_s")
+    ap.add_argument("--speed", default="econt_m,smartpixel_m")
     ap.add_argument("--yosys", default="")
     args = ap.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -166,6 +189,8 @@ def main():
         bench_verify(args.verify_designs.split(","), args.verify)
     if "large" not in skip:
         bench_large(["econt_m", "econt_l"], 10000 if args.verify >= 1000 else args.verify)
+    if "speed" not in skip:
+        bench_speed(args.speed.split(","), 1000)
     if args.yosys:
         bench_yosys(args.yosys.split(","))
 

@@ -45,6 +45,7 @@ def main():
     ap.add_argument("--json", default="")
     ap.add_argument("--use-cache", action="store_true")
     ap.add_argument("--timeout", type=float, default=4 * 3600)
+    ap.add_argument("--generic-only", action="store_true", help="skip synth_xilinx (the slow part on L designs)")
     args = ap.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     logging.disable(logging.WARNING)
@@ -74,7 +75,7 @@ def main():
                 t = time.time()
                 s = write_rtl(q, Path(tmp) / "rtl", plan)
                 try:
-                    r = ys.yosys_stats(Path(tmp) / "rtl", xilinx=True, cmos=True, ltp=True, timeout=args.timeout)
+                    r = ys.yosys_stats(Path(tmp) / "rtl", xilinx=not args.generic_only, cmos=True, ltp=True, timeout=args.timeout)
                 except Exception as exc:  # report and go on with the next design
                     print(f"| {name} | {label} | failed after {time.time() - t:.0f} s: {exc} |", flush=True)
                     rows.append({"design": name, "point": label, "error": str(exc)})
@@ -86,10 +87,14 @@ def main():
             rows.append(row)
             dp = r["parts"]["datapath"]
             dps = ("cached" if dp["cached"] else
-                   f"{dp['seconds']:.0f} / {dp['xilinx']['seconds']:.0f}")
-            print(f"| {name} | {label} | {row['cells']:,} | {row['flops']:,} | {row['luts']:,} | {row['ffs']:,} | "
-                  f"{row['carry4']:,} | {row['dsp48e1']:,} | {row['transistors']:,} | {row['depth']} | "
-                  f"{row['generic_s']:.0f} | {row['xc7_s']:.0f} | {dps} |".replace(",", " "), flush=True)
+                   f"{dp['seconds']:.0f} / " + (f"{dp['xilinx']['seconds']:.0f}" if "xilinx" in dp else "-"))
+
+            def f(v, spec=","):
+                return "-" if v is None else format(v, spec)
+
+            print(f"| {name} | {label} | {f(row['cells'])} | {f(row['flops'])} | {f(row['luts'])} | {f(row['ffs'])} | "
+                  f"{f(row['carry4'])} | {f(row['dsp48e1'])} | {f(row['transistors'])} | {row['depth']} | "
+                  f"{row['generic_s']:.0f} | {f(row['xc7_s'], '.0f')} | {dps} |".replace(",", " "), flush=True)
             if args.json:
                 Path(args.json).write_text(json.dumps(rows, indent=1))
     if tmp_cache is not None:

@@ -1,6 +1,7 @@
 """The hardware-facing commands end to end on a small design: plan -> rtl / hls with the plan, and their user errors."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -37,7 +38,9 @@ def test_plan_then_protected_rtl_and_hls(designs, tmp_path):
     summary = json.loads((tmp_path / "rtl" / "rtl.json").read_text())
     assert summary["weight_flops"] == summary["weight_bits"] + 2 * len(bits)  # two extra replicas per protected bit
     verilog = (tmp_path / "rtl" / f"{summary['top']}.v").read_text()
-    assert verilog.count("tmr_ff ") == 3 * len(bits)
+    assert verilog.count("tmr_ff #(") == 3 * verilog.count("tmr_vote #(")  # three replicas per protected word
+    replica_bits = sum(int(m) for m in re.findall(r"tmr_ff #\(\.W\((\d+)\)\) \w+_r0 ", verilog))
+    assert replica_bits == len(bits)
     proc = run(tmp_path, "rtl", a, "--out", tmp_path / "rtl")  # a codesign RTL directory may be replaced
     assert proc.returncode == 0, proc.stderr
     assert "tmr_ff " not in (tmp_path / "rtl" / f"{summary['top']}.v").read_text()

@@ -62,13 +62,14 @@ def test_a_broken_gate_is_not_equivalent(tmp_path):
     # a voted bit wired to the wrong place in its word
     shutil.rmtree(gate)
     shutil.copytree(base, gate)
-    _edit(gate, top, r"assign (w_\w+) = \{(\w+), (\w+), ", r"assign \1 = {\3, \2, ")
+    _edit(gate, top, r"assign (w_\w+) = \{([\w\[\]]+), ([\w\[\]]+), ", r"assign \1 = {\3, \2, ")
     assert not equivalent(gold, gate)
 
     # one replica loading a wrong bit is masked by its voter: equivalent when nothing is upset
     shutil.rmtree(gate)
     shutil.copytree(base, gate)
-    _edit(gate, top, r"(tmr_ff \w+_r0 \(\.clk\(clk\), \.en\(\w+\), \.d\()load_data\[(\d)\]", r"\g<1>~load_data[\2]")
+    _edit(gate, top, r"(tmr_ff #\(\.W\(\d+\)\) \w+_r0 \(\.clk\(clk\), \.en\(\w+\), \.d\(\{)load_data\[(\d)\]",
+          r"\g<1>~load_data[\2]")
     assert equivalent(gold, gate)
 
 

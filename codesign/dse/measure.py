@@ -12,14 +12,18 @@ from codesign.design import Data
 from codesign.metrics.cost import Cost
 
 
-def hardware(rtl_dir, gold_dir, spec) -> dict:
-    """Yosys area/depth of the design in ``rtl_dir`` and its equivalence with the unprotected ``gold_dir``."""
+def hardware(rtl_dir, gold_dir, spec, pool=None) -> dict:
+    """Yosys area/depth of the design in ``rtl_dir`` and its equivalence with the unprotected ``gold_dir`` (the two
+    Yosys runs side by side when a thread ``pool`` is given)."""
     from codesign.rtl.equiv import equivalence
     from codesign.rtl.yosys import yosys_stats
 
+    if pool is None:
+        return {"yosys": yosys_stats(rtl_dir, xilinx=spec.xilinx, cmos=spec.cmos, ltp=True),
+                "equivalence": equivalence(gold_dir, rtl_dir)}
+    eq = pool.submit(equivalence, gold_dir, rtl_dir)
     stats = yosys_stats(rtl_dir, xilinx=spec.xilinx, cmos=spec.cmos, ltp=True)
-    eq = equivalence(gold_dir, rtl_dir)
-    return {"yosys": stats, "equivalence": eq}
+    return {"yosys": stats, "equivalence": eq.result()}
 
 
 def masking_evaluator(design, qnet, rows: int) -> Evaluator:
@@ -49,22 +53,24 @@ def masking(design, qnet, plan, spec, workdir) -> dict:
     rng = np.random.default_rng([design.seed, 3])
     sampled = np.sort(rng.choice(rest, size=min(spec.unprotected_samples, len(rest)), replace=False))
     lvl = RtlLevel(design, ev, plan=plan, workdir=Path(workdir).resolve())  # cocotb runs elsewhere
-    try:
-        golden = lvl.outputs([np.zeros(0, dtype=np.int64)])[0]
-        deviations = 0
+    try:  # every fault in one simulator start: per start, the design is elaborated and its weights loaded
+        k = spec.masking_group
+        faults, replicas = [], []
         for r in range(3):
             group = protected[protected % 3 == r]
-            if len(group):
-                k = spec.masking_group
-                outs = lvl.outputs([group[i:i + k] for i in range(0, len(group), k)], replica=r)
-                deviations += sum(int(not np.array_equal(o, golden)) for o in outs)
+            faults += [group[i:i + k] for i in range(0, len(group), k)]
+            replicas += [r] * len(range(0, len(group), k))
+        n_masked = len(faults)
+        faults += [np.array([b]) for b in sampled]
+        replicas += [None] * len(sampled)
+        outs = lvl.outputs([np.zeros(0, dtype=np.int64)] + faults, [None] + replicas)
+        golden, masked, unprot = outs[0], outs[1:1 + n_masked], outs[1 + n_masked:]
+        deviations = sum(int(not np.array_equal(o, golden)) for o in masked)
         mismatched, deviating = 0, 0
-        if len(sampled):
-            outs = lvl.outputs([np.array([b]) for b in sampled])
-            for b, o in zip(sampled, outs):
-                sim = forward(qnet, ev.acts[0], overrides=apply_flips(qnet, np.array([b])))
-                mismatched += int(not np.array_equal(o, sim))
-                deviating += int(not np.array_equal(o, golden))
+        for b, o in zip(sampled, unprot):
+            sim = forward(qnet, ev.acts[0], overrides=apply_flips(qnet, np.array([b])))
+            mismatched += int(not np.array_equal(o, sim))
+            deviating += int(not np.array_equal(o, golden))
         starts = lvl.runs
     finally:
         lvl.close()

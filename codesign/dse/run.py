@@ -15,6 +15,7 @@ import logging
 import math
 import shutil
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +31,7 @@ COLUMNS = ["design", "ranker", "budget", "protected_bits", "area_cells", "luts",
            "cost_fault_free", "multibit_mean_delta_cost", "errors_prevented_pct", "equivalence", "masking_verified",
            "multibit_error_rate", "single_bit_expected_delta_cost", "single_bit_sum_delta_cost", "cmos_transistors",
            "logic_depth", "area_overhead_pct", "multibit_flips", "multibit_trials", "metric", "point"]
-RESULT_VERSION = 2
+RESULT_VERSION = 3
 
 
 @dataclass
@@ -104,6 +105,7 @@ def run_dse(design, spec, out, workers: int = 2, progress=print) -> dict:
     """Measure every design point of ``spec`` (a :class:`codesign.dse.spec.DseSpec`); returns the dse.json summary."""
     from codesign.campaign import api as campaign_api
     from codesign.dse import measure
+    from codesign.rtl.generate import write_rtl
 
     qnet = design.qnet()
     size = qnet.bitspace.size
@@ -140,53 +142,57 @@ def run_dse(design, spec, out, workers: int = 2, progress=print) -> dict:
 
     results, plans = {}, {}
     gold_dir = None
-    for p in points_of(spec):
-        if p.kind.kind == "area":
-            cells = [results[r][1]["yosys"]["generic"]["cells"] for r in ("ref-none", "ref-full")]
-            bits = _area_bits(p, qnet, orders[p.ranker], *cells, spec, work)
-        else:
-            bits = _plan_bits(p, size, orders, delta, changed)
-        plan = make_plan(design.name, qnet, bits)
-        sha = hashlib.sha256(np.sort(bits).tobytes()).hexdigest()[:12]
-        pdir = work / f"{p.id}-{sha}"
-        res_file = pdir / "result.json"
-        res = None
-        twin = next((q for q, (_, r, d) in results.items() if d.name.endswith(f"-{sha}")), None)
-        if twin is not None:  # the same bits as an earlier point (e.g. observable == full): same hardware and faults
-            _, r, pdir = results[twin]
-            res = {**r, "point": p.id, "ranker": p.ranker, "budget": p.budget, "same_plan_as": twin}
-        elif res_file.is_file():
-            try:
-                res = json.loads(res_file.read_text())
-                if res.get("version") != RESULT_VERSION or res.get("design_hash") != qnet.fingerprint():
+    # per point, the cocotb masking run and the Yosys equivalence proof run beside the Yosys synthesis
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        for p in points_of(spec):
+            if p.kind.kind == "area":
+                cells = [results[r][1]["yosys"]["generic"]["cells"] for r in ("ref-none", "ref-full")]
+                bits = _area_bits(p, qnet, orders[p.ranker], *cells, spec, work)
+            else:
+                bits = _plan_bits(p, size, orders, delta, changed)
+            plan = make_plan(design.name, qnet, bits)
+            sha = hashlib.sha256(np.sort(bits).tobytes()).hexdigest()[:12]
+            pdir = work / f"{p.id}-{sha}"
+            res_file = pdir / "result.json"
+            res = None
+            twin = next((q for q, (_, r, d) in results.items() if d.name.endswith(f"-{sha}")), None)
+            if twin is not None:  # the same bits as an earlier point (e.g. observable == full): same hardware and faults
+                _, r, pdir = results[twin]
+                res = {**r, "point": p.id, "ranker": p.ranker, "budget": p.budget, "same_plan_as": twin}
+            elif res_file.is_file():
+                try:
+                    res = json.loads(res_file.read_text())
+                    if res.get("version") != RESULT_VERSION or res.get("design_hash") != qnet.fingerprint():
+                        res = None
+                except ValueError:
                     res = None
-            except ValueError:
-                res = None
-        if res is None:
-            pdir.mkdir(parents=True, exist_ok=True)
-            res = {"version": RESULT_VERSION, "design_hash": qnet.fingerprint(), "point": p.id,
-                   "ranker": p.ranker, "budget": p.budget, "protected_bits": int(len(bits))}
-            done = stage("masking (cocotb + Icarus)")
-            res["masking"] = measure.masking(design, qnet, plan, spec, pdir / "sim")
-            done()
-            done = stage("yosys + equivalence")
-            res.update(measure.hardware(pdir / "sim" / "rtl", (gold_dir or pdir / "sim") / "rtl", spec))
-            res["latency_cycles"] = json.loads((pdir / "sim" / "rtl" / "rtl.json").read_text())["latency_cycles"]
-            done()
-            done = stage("multi-bit campaigns")
-            res["multibit"] = measure.multibit(design, out, evaluator, spec, bits, mb_workers)
-            done()
-            tmp = res_file.with_suffix(".tmp")
-            tmp.write_text(json.dumps(res))
-            tmp.replace(res_file)
-        if p.id == "ref-none":
-            gold_dir = pdir / "sim"
-        results[p.id] = (p, res, pdir)
-        plans[p.id] = plan
-        mb = res["multibit"]
-        progress(f"  {p.id}: {res['protected_bits']} bits protected, {res['yosys']['generic']['cells']} cells, "
-                 f"multi-bit ΔC {mb['mean_delta_cost']:.4g} (error rate {mb['error_rate']:.3f}), "
-                 f"equivalence {res['equivalence']['equivalent']}, masking {res['masking']['verified']}")
+            if res is None:
+                pdir.mkdir(parents=True, exist_ok=True)
+                res = {"version": RESULT_VERSION, "design_hash": qnet.fingerprint(), "point": p.id,
+                       "ranker": p.ranker, "budget": p.budget, "protected_bits": int(len(bits))}
+                done = stage("RTL masking, Yosys area and equivalence")
+                rtl = pdir / "sim" / "rtl"
+                if not (rtl / "rtl.json").is_file():  # the masking bench reuses it (same design and plan)
+                    write_rtl(qnet, rtl, plan if len(bits) else None)
+                masking = pool.submit(measure.masking, design, qnet, plan, spec, pdir / "sim")
+                res.update(measure.hardware(rtl, (gold_dir or pdir / "sim") / "rtl", spec, pool))
+                res["masking"] = masking.result()
+                res["latency_cycles"] = json.loads((rtl / "rtl.json").read_text())["latency_cycles"]
+                done()
+                done = stage("multi-bit campaigns")
+                res["multibit"] = measure.multibit(design, out, evaluator, spec, bits, mb_workers)
+                done()
+                tmp = res_file.with_suffix(".tmp")
+                tmp.write_text(json.dumps(res))
+                tmp.replace(res_file)
+            if p.id == "ref-none":
+                gold_dir = pdir / "sim"
+            results[p.id] = (p, res, pdir)
+            plans[p.id] = plan
+            mb = res["multibit"]
+            progress(f"  {p.id}: {res['protected_bits']} bits protected, {res['yosys']['generic']['cells']} cells, "
+                     f"multi-bit ΔC {mb['mean_delta_cost']:.4g} (error rate {mb['error_rate']:.3f}), "
+                     f"equivalence {res['equivalence']['equivalent']}, masking {res['masking']['verified']}")
     rows = _rows(design, qnet, spec, results, plans, delta, _fault_free_cost(design, qnet))
     summary = _summary(design, spec, rows, timings)
     _write(root / "dse", rows, summary, results, plans)

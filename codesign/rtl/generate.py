@@ -271,25 +271,24 @@ class _Gen:
             if not wd.split:
                 w(_decl("reg", wd.name, W, signed), 1)
                 continue
-            bits = []
             we = f"{wd.name}_we"
             w(f"wire {we} = load_we && load_addr == {self.addr_width}'d{wd.address};", 1)
+            P = len(wd.protected)
             for i in range(W - 1, -1, -1):
-                regs = wd.bit_regs(i)
-                if len(regs) == 1:
-                    w(f"reg {regs[0]};", 1)
-                    bits.append(regs[0])
-                    continue
-                qs = [r.replace(".", "_") for r in regs]
-                w("wire " + ", ".join(qs) + ";", 1)
-                for r, q in zip(regs, qs):
-                    w(f"tmr_ff {r.split('.')[0]} (.clk(clk), .en({we}), .d(load_data[{i}]), .q({q}));", 1)
-                v = f"{wd.name}_b{i}_v"
-                w(f"wire {v}, {v}_err;", 1)
-                w(f"tmr_vote #(.W(1)) {wd.name}_b{i}_vote (.a({qs[0]}), .b({qs[1]}), .c({qs[2]}), "
-                  f".y({v}), .err({v}_err));", 1)
-                bits.append(v)
-                errs.append(f"{v}_err")
+                if i not in wd.protected:
+                    w(f"reg {wd.name}_b{i};", 1)
+            d = "{" + ", ".join(f"load_data[{i}]" for i in reversed(wd.protected)) + "}"
+            qs = [f"{wd.name}_r{r}_q" for r in range(3)]
+            w(f"wire [{P - 1}:0] " + ", ".join(qs) + ";", 1)
+            for r, q in enumerate(qs):
+                w(f"tmr_ff #(.W({P})) {wd.name}_r{r} (.clk(clk), .en({we}), .d({d}), .q({q}));", 1)
+            v = f"{wd.name}_v"
+            w(f"wire [{P - 1}:0] {v};", 1)
+            w(f"wire {v}_err;", 1)
+            w(f"tmr_vote #(.W({P})) {wd.name}_vote (.a({qs[0]}), .b({qs[1]}), .c({qs[2]}), .y({v}), .err({v}_err));", 1)
+            errs.append(f"{v}_err")
+            bits = [f"{v}[{wd.protected.index(i)}]" if i in wd.protected else f"{wd.name}_b{i}"
+                    for i in range(W - 1, -1, -1)]
             w(_decl("wire", wd.name, W, signed), 1)
             w(f"assign {wd.name} = {{{', '.join(bits)}}};", 1)
         err = f"|{{{', '.join(errs)}}}" if errs else "1'b0"  # a reduction: a balanced OR tree after synthesis
@@ -313,8 +312,8 @@ class _Gen:
                     w(f"{A}'d{wd.address}: {wd.name} <= load_data[{W - 1}:0];", 4)
                     continue
                 # TMR replicas load themselves (tmr_ff instances); the single bits of the word load here
-                assigns = [f"{regs[0]} <= load_data[{i}];" for i in range(W - 1, -1, -1)
-                           if len(regs := wd.bit_regs(i)) == 1]
+                assigns = [f"{wd.name}_b{i} <= load_data[{i}];" for i in range(W - 1, -1, -1)
+                           if i not in wd.protected]
                 w(f"{A}'d{wd.address}: begin " + " ".join(assigns) + " end", 4)
             w("default: ;", 4)
             w("endcase", 3)
@@ -678,7 +677,7 @@ def summarize(qnet, gen: "_Gen", bits: np.ndarray, dp_sha256: str) -> dict:
         "weight_flops": weight_bits + 2 * int(len(bits)),
         "packing": "element j of in_data/out_data at bits [(j+1)*W-1 : j*W], flat C order",
         "naming": "w_<layer>_<tensor>_<element>; Verilog bit i = BitSpace bit position W-1-i; protected words split "
-                  "into regs <word>_b<i> (unprotected bits) and tmr_ff instances <word>_b<i>_r0/_r1/_r2 (TMR "
-                  "replicas, flop .q) voted by tmr_vote",
+                  "into regs <word>_b<i> (unprotected bits) and tmr_ff instances <word>_r0/_r1/_r2 (TMR "
+                  "replicas of the word's protected bits in ascending order, flop .q) voted by one tmr_vote",
         "layers": [{"name": l.name, "ident": ident, "kind": l.kind} for l, ident in zip(qnet.layers, layer_idents(qnet))],
     }

@@ -42,12 +42,17 @@ class RtlLevel:
         return f"{'all' if replica is None else replica}:{','.join(map(str, sorted(bits.tolist())))}"
 
     def outputs(self, faults, replica=None) -> list[np.ndarray]:
-        """Faulty output codes (shape of ``evaluator.acts[-1]``) of every fault (an array of BitSpace indices)."""
+        """Faulty output codes (shape of ``evaluator.acts[-1]``) of every fault (an array of BitSpace indices), all
+        in one simulator start. ``replica``: the TMR replica a protected bit's upset hits (None: all three), one
+        for every fault or a list with one per fault."""
         faults = [self.qnet.bitspace.check(f) for f in faults]
-        flops = [self.sim.flops(f, replica) for f in faults]  # validates replica too
+        replicas = list(replica) if isinstance(replica, (list, tuple, np.ndarray)) else [replica] * len(faults)
+        if len(replicas) != len(faults):
+            raise CodesignError(f"{len(replicas)} replicas for {len(faults)} faults")
+        flops = [self.sim.flops(f, r) for f, r in zip(faults, replicas)]  # validates the replicas too
         if len(self.codes) == 0:
             return [np.zeros(self.shape, dtype=np.int64) for _ in faults]
-        keys = [self.key(f, replica) for f in faults]
+        keys = [self.key(f, r) for f, r in zip(faults, replicas)]
         golden, done = self._load()
         todo = {}
         for k, fl in zip(keys, flops):

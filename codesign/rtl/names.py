@@ -5,11 +5,13 @@ Naming (the fault-site contract shared by the generator, the fault-site map and 
 - one weight/bias word = one register ``w_<layer>_<tensor>_<element>``: ``<layer>`` the sanitized layer name,
   ``<tensor>`` ``kernel|bias``, ``<element>`` the Keras C-order flat index (BitSpace's element index);
 - Verilog bit ``i`` of a word of width ``W`` (``i = 0`` the LSB) is BitSpace bit position ``W - 1 - i`` (0 = MSB);
-- a word with bits in a TMR plan is stored bit by bit: an unprotected bit ``i`` in the 1-bit register
-  ``<word>_b<i>``, a protected one in three replica flops ``<word>_b<i>_r0/_r1/_r2.q`` (instances of the
-  hand-written ``tmr_ff``, so synthesis keeps all three) voted by ``tmr_vote``; ``<word>`` is then a wire
-  carrying the voted word, so the datapath reads every word by the same name. A fault site is
-  ``(register path, Verilog bit)``, e.g. ``("w_conv_kernel_5", 3)`` or ``("w_conv_kernel_5_b3_r1.q", 0)``.
+- a word with bits in a TMR plan is split: an unprotected bit ``i`` in the 1-bit register ``<word>_b<i>``; its
+  ``P`` protected bits, in ascending Verilog order, in three ``P``-bit replica registers ``<word>_r0/_r1/_r2.q``
+  (instances of the hand-written ``tmr_ff``, kept as hierarchy so synthesis keeps all three; one instance per
+  word and replica rather than per bit, which keeps Icarus and Yosys fast on large plans) voted by one
+  ``tmr_vote``; ``<word>`` is then a wire carrying the voted word, so the datapath reads every word by the same
+  name. A fault site is ``(register path, Verilog bit)``, e.g. ``("w_conv_kernel_5", 3)`` or
+  ``("w_conv_kernel_5_r1.q", 0)`` (replica 1 of the word's lowest protected bit).
 """
 
 from __future__ import annotations
@@ -84,10 +86,14 @@ class Word:
     bit_offset: int  # BitSpace index of the word's MSB (bit position 0)
     protected: tuple = ()  # Verilog bit indices (0 = LSB) that are triplicated
 
-    def bit_regs(self, i: int) -> list[str]:
-        """The 1-bit registers of Verilog bit ``i`` of a split (protected) word: one, or three replicas."""
-        base = f"{self.name}_b{i}"
-        return [f"{base}_r{r}.q" for r in range(3)] if i in self.protected else [base]
+    def sites(self, i: int) -> list[tuple[str, int]]:
+        """The flop bits ``(register, bit)`` holding Verilog bit ``i``: one, or three replicas (replica order)."""
+        if not self.split:
+            return [(self.name, i)]
+        if i in self.protected:
+            j = self.protected.index(i)
+            return [(f"{self.name}_r{r}.q", j) for r in range(3)]
+        return [(f"{self.name}_b{i}", 0)]
 
     @property
     def split(self) -> bool:
@@ -123,13 +129,9 @@ def flop_map(word_list: list[Word]) -> dict[tuple[str, int], tuple[int, int | No
         W = wd.type.width
         for i in range(W):
             bit = wd.bit_offset + (W - 1 - i)
-            if not wd.split:
-                out[(wd.name, i)] = (bit, None)
-            elif i in wd.protected:
-                for r, reg in enumerate(wd.bit_regs(i)):
-                    out[(reg, 0)] = (bit, r)
-            else:
-                out[(wd.bit_regs(i)[0], 0)] = (bit, None)
+            sites = wd.sites(i)
+            for r, site in enumerate(sites):
+                out[site] = (bit, r if len(sites) == 3 else None)
     return out
 
 
@@ -140,12 +142,6 @@ def flop_bits(word_list: list[Word], bits, replica: int | None = None) -> list[t
     out = []
     for b in np.asarray(bits, dtype=np.int64).reshape(-1):
         wd = word_list[int(np.searchsorted(starts, b, side="right")) - 1]
-        i = wd.type.width - 1 - int(b - wd.bit_offset)
-        if not wd.split:
-            out.append((wd.name, i))
-        elif i in wd.protected:
-            regs = wd.bit_regs(i)
-            out.extend((reg, 0) for reg in (regs if replica is None else [regs[replica]]))
-        else:
-            out.append((wd.bit_regs(i)[0], 0))
+        sites = wd.sites(wd.type.width - 1 - int(b - wd.bit_offset))
+        out.extend(sites if replica is None or len(sites) == 1 else [sites[replica]])
     return out

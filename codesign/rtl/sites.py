@@ -27,8 +27,8 @@ def _int(node) -> int:
 
 
 def weight_flops(verilog_file) -> list[tuple[str, int]]:
-    """Every bit of every ``reg`` named ``w_*`` in the top module, and the flop ``q`` of every ``tmr_ff`` replica
-    instance named ``w_*``, parsed with pyverilog."""
+    """Every bit of every ``reg`` named ``w_*`` in the top module, and every bit of the flop ``q`` of every ``tmr_ff``
+    replica instance named ``w_*`` (its width is the instance's ``W`` parameter), parsed with pyverilog."""
     from pyverilog.vparser.ast import Decl, InstanceList, ModuleDef, Reg
     from pyverilog.vparser.parser import VerilogCodeParser
 
@@ -42,7 +42,10 @@ def weight_flops(verilog_file) -> list[tuple[str, int]]:
             continue
         for item in mod.items:
             if isinstance(item, InstanceList) and item.module == "tmr_ff":
-                out.extend((f"{inst.name}.q", 0) for inst in item.instances if _WEIGHT.fullmatch(inst.name))
+                widths = [_int(a.argname) for a in item.parameterlist if a.paramname == "W"]
+                width = widths[0] if widths else 1  # the primitive's default
+                out.extend((f"{inst.name}.q", j) for inst in item.instances if _WEIGHT.fullmatch(inst.name)
+                           for j in range(width))
             if not isinstance(item, Decl):
                 continue
             for d in item.list:

@@ -32,7 +32,7 @@ from pathlib import Path
 from codesign.errors import CodesignError
 
 INSTALL_HINT = "apt-get install -y yosys"
-CACHE_VERSION = 1  # bump when the scripts or the stored fields change
+CACHE_VERSION = 2  # bump when the scripts or the stored fields change
 
 # {dp}: the datapath module; {top}: the top module. Scripts run in a temporary directory holding dp.v / stub.v.
 _DP_GENERIC = ("read_verilog dp.v; synth -top {dp}; tee -q -o stat.json stat -json -top {dp}; "
@@ -42,7 +42,7 @@ _DP_XILINX = ("read_verilog dp.v; synth_xilinx -family xc7 -noiopad -noclkbuf -t
               "tee -q -o stat.json stat -json -top {dp}")
 _TOP_READ = "read_verilog stub.v; read_verilog {sources}"
 _TOP_GENERIC = ("synth -top {top}; tee -q -o stat.json stat -json -top {top}; tee -q -o ltp.txt ltp -noff; "
-                "design -save synthesized; delete {top}/t:{dp} {top}/t:tmr_ff {top}/t:tmr_vote; "
+                "design -save synthesized; delete {top}/t:{dp} {top}/t:*tmr_ff* {top}/t:*tmr_vote*; "
                 "tee -q -o ltp_top.txt ltp -noff {top}; design -load synthesized; dfflegalize -cell $_DFF_P_ x; "
                 "tee -q -o cmos.txt stat -tech cmos -top {top}")
 _TOP_XILINX = "synth_xilinx -family xc7 -noiopad -noclkbuf -top {top}; tee -q -o stat.json stat -json -top {top}"
@@ -145,29 +145,89 @@ def _cached(kind: str, dp_text: str, module: str, template: str, compute, use_ca
     return value, False
 
 
+def _modules(dp_text: str, wrapper: str) -> tuple[str, dict[str, str]]:
+    """The datapath file split into the wrapper with every unit module as a black-box stub, and the unit modules'
+    own texts by name (the generator writes each as ``module <name> (`` ... ``endmodule``)."""
+    units, stubs = {}, []
+    for m in re.finditer(r"^module (\S+) \(", dp_text, flags=re.M):
+        name = m.group(1)
+        if name == wrapper:
+            continue
+        end = dp_text.index("\nendmodule", m.start()) + len("\nendmodule")
+        units[name] = dp_text[m.start():end] + "\n"
+        stubs.append(_blackbox_stub("\n" + units[name], name))
+    start = dp_text.index(f"\nmodule {wrapper} (") + 1
+    end = dp_text.index("\nendmodule", start) + len("\nendmodule")
+    return "".join(stubs) + dp_text[start:end] + "\n", units
+
+
+def _parallel(fn, items: list) -> list:
+    """``fn`` over ``items`` in threads (each call waits on its own Yosys process), one per CPU."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=max(1, min(len(items), os.cpu_count() or 1))) as pool:
+        return list(pool.map(fn, items))
+
+
+def _scaled(parts: list[tuple[dict, int]]) -> dict:
+    """Cell totals of modules each used ``n`` times (what ``stat -top`` does for a hierarchy)."""
+    total = {"cells": 0, "flops": 0, "wire_bits": 0, "cells_by_type": {}}
+    for cells, n in parts:
+        total = _add(total, {"cells": n * cells["cells"], "flops": n * cells["flops"],
+                             "wire_bits": n * cells["wire_bits"],
+                             "cells_by_type": {k: n * v for k, v in cells["cells_by_type"].items()}})
+    return total
+
+
+def _datapath(dp_text: str, module: str, timeout: float, unit_script: str, wrapper_script: str, read) -> dict:
+    """Synthesize the datapath one module at a time: each distinct unit module in its own Yosys run (in parallel;
+    ``read`` turns the files of one run into its results), then the wrapper with the units as black boxes, whose
+    black-box cell counts are the instance counts. One run over the whole hierarchy grows with the wrapper's
+    thousands of instances (digits-L: > 20 GB); per module it stays at the largest unit's size."""
+    wrapper_text, units = _modules(dp_text, module)
+
+    def one(item):
+        name, text = item
+        with tempfile.TemporaryDirectory(prefix="codesign-yosys-") as tmp:
+            tmp = Path(tmp)
+            (tmp / "dp.v").write_text(text)
+            t0 = time.time()
+            _run(unit_script.format(dp=name), tmp, timeout)
+            return {**read(tmp), "seconds": round(time.time() - t0, 1)}
+
+    t0 = time.time()
+    done = dict(zip(units, _parallel(one, list(units.items()))))
+    wrap = one((module, wrapper_text))
+    by_type = wrap["cells"]["cells_by_type"]
+    counts = {u: by_type.get(u, 0) for u in units}
+    own = _cells({"design": {"num_cells": wrap["cells"]["cells"], "num_wire_bits": wrap["cells"]["wire_bits"],
+                             "num_cells_by_type": by_type}}, drop=tuple(units))
+    return {"wrapper": wrap, "units": done, "counts": counts,
+            "cells": _scaled([(own, 1)] + [(done[u]["cells"], n) for u, n in counts.items()]),
+            "seconds": round(time.time() - t0, 1), "unit_seconds": {u: done[u]["seconds"] for u in units}}
+
+
+def _read_generic(tmp: Path) -> dict:
+    return {"cells": _cells(json.loads((tmp / "stat.json").read_text())),
+            "cmos_transistors": _transistors((tmp / "cmos.txt").read_text()),
+            "depth": max(_depths((tmp / "ltp.txt").read_text()).values(), default=0)}
+
+
 def _datapath_generic(dp_text: str, module: str, timeout: float) -> dict:
-    with tempfile.TemporaryDirectory(prefix="codesign-yosys-") as tmp:
-        tmp = Path(tmp)
-        (tmp / "dp.v").write_text(dp_text)
-        t0 = time.time()
-        _run(_DP_GENERIC.format(dp=module), tmp, timeout)
-        depths = _depths((tmp / "ltp.txt").read_text())
-        units = {m: d for m, d in depths.items() if m != module}  # the wrapper's "cells" are unit instances
-        return {"generic": _cells(json.loads((tmp / "stat.json").read_text())),
-                "cmos_transistors": _transistors((tmp / "cmos.txt").read_text()),
-                "logic_depth": max(units.values(), default=depths.get(module, 0)),
-                "unit_depths": units, "seconds": round(time.time() - t0, 1)}
+    r = _datapath(dp_text, module, timeout, _DP_GENERIC, _DP_GENERIC, _read_generic)
+    parts = [(r["wrapper"], 1)] + [(r["units"][u], n) for u, n in r["counts"].items()]
+    cmos = None if any(p["cmos_transistors"] is None for p, _ in parts) else \
+        sum(n * p["cmos_transistors"] for p, n in parts)
+    depths = {u: r["units"][u]["depth"] for u in r["counts"]}
+    return {"generic": r["cells"], "cmos_transistors": cmos,
+            "logic_depth": max(depths.values(), default=r["wrapper"]["depth"]), "unit_depths": depths,
+            "seconds": r["seconds"], "unit_seconds": r["unit_seconds"]}
 
 
 def _datapath_xilinx(dp_text: str, module: str, timeout: float) -> dict:
-    with tempfile.TemporaryDirectory(prefix="codesign-yosys-") as tmp:
-        tmp = Path(tmp)
-        (tmp / "dp.v").write_text(dp_text)
-        t0 = time.time()
-        _run(_DP_XILINX.format(dp=module), tmp, timeout)
-        out = _xilinx(_cells(json.loads((tmp / "stat.json").read_text())))
-        out["seconds"] = round(time.time() - t0, 1)
-        return out
+    r = _datapath(dp_text, module, timeout, _DP_XILINX, _DP_XILINX,
+                  lambda tmp: {"cells": _cells(json.loads((tmp / "stat.json").read_text()))})
+    return {**_xilinx(r["cells"]), "seconds": r["seconds"], "unit_seconds": r["unit_seconds"]}
 
 
 def yosys_stats(rtl_dir, xilinx: bool = False, cmos: bool = False, ltp: bool = False,
