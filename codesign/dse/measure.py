@@ -12,18 +12,18 @@ from codesign.design import Data
 from codesign.metrics.cost import Cost
 
 
-def hardware(rtl_dir, gold_dir, spec, pool=None) -> dict:
-    """Yosys area/depth of the design in ``rtl_dir`` and its equivalence with the unprotected ``gold_dir`` (the two
-    Yosys runs side by side when a thread ``pool`` is given)."""
-    from codesign.rtl.equiv import equivalence
+def yosys_area(rtl_dir, spec) -> dict:
+    """Yosys area and logic depth of the design in ``rtl_dir``."""
     from codesign.rtl.yosys import yosys_stats
 
-    if pool is None:
-        return {"yosys": yosys_stats(rtl_dir, xilinx=spec.xilinx, cmos=spec.cmos, ltp=True),
-                "equivalence": equivalence(gold_dir, rtl_dir)}
-    eq = pool.submit(equivalence, gold_dir, rtl_dir)
-    stats = yosys_stats(rtl_dir, xilinx=spec.xilinx, cmos=spec.cmos, ltp=True)
-    return {"yosys": stats, "equivalence": eq.result()}
+    return yosys_stats(rtl_dir, xilinx=spec.xilinx, cmos=spec.cmos, ltp=True)
+
+
+def equivalent(gold_dir, rtl_dir) -> dict:
+    """Yosys formal equivalence of the design in ``rtl_dir`` with the unprotected one in ``gold_dir``."""
+    from codesign.rtl.equiv import equivalence
+
+    return equivalence(gold_dir, rtl_dir)
 
 
 def masking_evaluator(design, qnet, rows: int) -> Evaluator:

@@ -105,7 +105,6 @@ def run_dse(design, spec, out, workers: int = 2, progress=print) -> dict:
     """Measure every design point of ``spec`` (a :class:`codesign.dse.spec.DseSpec`); returns the dse.json summary."""
     from codesign.campaign import api as campaign_api
     from codesign.dse import measure
-    from codesign.rtl.generate import write_rtl
 
     qnet = design.qnet()
     size = qnet.bitspace.size
@@ -140,63 +139,109 @@ def run_dse(design, spec, out, workers: int = 2, progress=print) -> dict:
     # a worker pool pays for spawning and shipping the evaluator: worth it only for heavy campaigns
     mb_workers = workers if evaluator.n_rows * spec.trials >= 200_000 else 1
 
-    results, plans = {}, {}
-    gold_dir = None
-    # per point, the cocotb masking run and the Yosys equivalence proof run beside the Yosys synthesis
+    results, plans, launched = {}, {}, {}
+    pts = points_of(spec)
+    # Every point's Yosys synthesis, Yosys equivalence proof and cocotb masking run are tasks of one pool, queued
+    # in point order, so both cores stay busy across points; each point's multi-bit campaign and result file
+    # follow in order as its tasks finish (a killed run keeps the points written so far).
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        for p in points_of(spec):
-            if p.kind.kind == "area":
-                cells = [results[r][1]["yosys"]["generic"]["cells"] for r in ("ref-none", "ref-full")]
-                bits = _area_bits(p, qnet, orders[p.ranker], *cells, spec, work)
-            else:
-                bits = _plan_bits(p, size, orders, delta, changed)
+        gold = work / "gold" / "rtl"
+        _ensure_rtl(qnet, gold, None)
+
+        def launch(p: Point, bits: np.ndarray) -> None:
             plan = make_plan(design.name, qnet, bits)
+            plans[p.id] = plan
             sha = hashlib.sha256(np.sort(bits).tobytes()).hexdigest()[:12]
+            twin = next((q for q, (_, s_, _) in launched.items() if s_ == sha), None)
             pdir = work / f"{p.id}-{sha}"
-            res_file = pdir / "result.json"
-            res = None
-            twin = next((q for q, (_, r, d) in results.items() if d.name.endswith(f"-{sha}")), None)
-            if twin is not None:  # the same bits as an earlier point (e.g. observable == full): same hardware and faults
+            res = None if twin else _stored(pdir / "result.json", qnet)
+            tasks = None
+            if twin is None and res is None:
+                rtl = pdir / "sim" / "rtl"
+                _ensure_rtl(qnet, rtl, plan if len(bits) else None)  # the masking bench reuses it
+                tasks = (pool.submit(_timed, measure.yosys_area, rtl, spec),
+                         pool.submit(_timed, measure.equivalent, gold, rtl),
+                         pool.submit(_timed, measure.masking, design, qnet, plan, spec, pdir / "sim"))
+            launched[p.id] = (p, sha, (pdir, twin, res, tasks, bits))
+
+        def finish(p: Point) -> None:
+            _, _, (pdir, twin, res, tasks, bits) = launched[p.id]
+            if twin is not None:  # the same bits as another point (e.g. observable == full): same hardware
+                if twin not in results:
+                    finish(launched[twin][0])
                 _, r, pdir = results[twin]
                 res = {**r, "point": p.id, "ranker": p.ranker, "budget": p.budget, "same_plan_as": twin}
-            elif res_file.is_file():
-                try:
-                    res = json.loads(res_file.read_text())
-                    if res.get("version") != RESULT_VERSION or res.get("design_hash") != qnet.fingerprint():
-                        res = None
-                except ValueError:
-                    res = None
-            if res is None:
+            elif res is None:
                 pdir.mkdir(parents=True, exist_ok=True)
                 res = {"version": RESULT_VERSION, "design_hash": qnet.fingerprint(), "point": p.id,
                        "ranker": p.ranker, "budget": p.budget, "protected_bits": int(len(bits))}
-                done = stage("RTL masking, Yosys area and equivalence")
-                rtl = pdir / "sim" / "rtl"
-                if not (rtl / "rtl.json").is_file():  # the masking bench reuses it (same design and plan)
-                    write_rtl(qnet, rtl, plan if len(bits) else None)
-                masking = pool.submit(measure.masking, design, qnet, plan, spec, pdir / "sim")
-                res.update(measure.hardware(rtl, (gold_dir or pdir / "sim") / "rtl", spec, pool))
-                res["masking"] = masking.result()
-                res["latency_cycles"] = json.loads((rtl / "rtl.json").read_text())["latency_cycles"]
-                done()
+                (res["yosys"], t1), (res["equivalence"], t2), (res["masking"], t3) = [t.result() for t in tasks]
+                for name, t in (("yosys area", t1), ("yosys equivalence", t2), ("masking (cocotb + Icarus)", t3)):
+                    timings[name] = round(timings.get(name, 0.0) + t, 1)
+                res["latency_cycles"] = json.loads((pdir / "sim" / "rtl" / "rtl.json").read_text())["latency_cycles"]
                 done = stage("multi-bit campaigns")
                 res["multibit"] = measure.multibit(design, out, evaluator, spec, bits, mb_workers)
                 done()
-                tmp = res_file.with_suffix(".tmp")
+                tmp = pdir / "result.tmp"
                 tmp.write_text(json.dumps(res))
-                tmp.replace(res_file)
-            if p.id == "ref-none":
-                gold_dir = pdir / "sim"
+                tmp.replace(pdir / "result.json")
             results[p.id] = (p, res, pdir)
-            plans[p.id] = plan
             mb = res["multibit"]
             progress(f"  {p.id}: {res['protected_bits']} bits protected, {res['yosys']['generic']['cells']} cells, "
                      f"multi-bit ΔC {mb['mean_delta_cost']:.4g} (error rate {mb['error_rate']:.3f}), "
                      f"equivalence {res['equivalence']['equivalent']}, masking {res['masking']['verified']}")
+
+        for p in pts:
+            if p.kind.kind != "area":
+                launch(p, _plan_bits(p, size, orders, delta, changed))
+        for p in pts:  # area budgets need both references' cells first
+            if p.kind.kind == "area":
+                for ref in ("ref-none", "ref-full"):
+                    if ref not in results:
+                        finish(launched[ref][0])
+                cells = [results[r][1]["yosys"]["generic"]["cells"] for r in ("ref-none", "ref-full")]
+                launch(p, _area_bits(p, qnet, orders[p.ranker], *cells, spec, work))
+        for p in pts:
+            if p.id not in results:
+                finish(p)
+    results = {p.id: results[p.id] for p in pts}  # point order
     rows = _rows(design, qnet, spec, results, plans, delta, _fault_free_cost(design, qnet))
     summary = _summary(design, spec, rows, timings)
     _write(root / "dse", rows, summary, results, plans)
     return {**summary, "rows": rows, "dir": str(root / "dse")}
+
+
+def _ensure_rtl(qnet, rtl: Path, plan) -> None:
+    """The RTL of ``plan`` in ``rtl``: kept when it is of this network and plan, else written (again)."""
+    from codesign.rtl.generate import protected_bits, write_rtl
+
+    try:
+        meta = json.loads((rtl / "rtl.json").read_text())
+        bits = protected_bits(plan)
+        if meta.get("design_hash") == qnet.fingerprint() and \
+                meta.get("protected_sha256") == hashlib.sha256(np.sort(bits).astype(np.int64).tobytes()).hexdigest():
+            return
+    except (OSError, ValueError):
+        pass
+    if rtl.exists():
+        shutil.rmtree(rtl)
+    write_rtl(qnet, rtl, plan)
+
+
+def _timed(fn, *args):
+    t0 = time.perf_counter()
+    return fn(*args), time.perf_counter() - t0
+
+
+def _stored(res_file: Path, qnet) -> dict | None:
+    """A point's result from an earlier run of the same version and network, if any."""
+    try:
+        res = json.loads(res_file.read_text())
+    except (OSError, ValueError):
+        return None
+    if res.get("version") != RESULT_VERSION or res.get("design_hash") != qnet.fingerprint():
+        return None
+    return res
 
 
 def _fault_free_cost(design, qnet) -> float:

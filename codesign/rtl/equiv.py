@@ -11,10 +11,10 @@ it to 0).
 Steps, per design: ``proc``, ``flatten`` (after ``setattr -mod -unset keep_hierarchy``, so the TMR replicas and
 voters are inlined), ``opt`` (flops with an enable instead of a feedback mux: a much smaller SAT problem), ``expose
 -evert`` on the datapath instance, internal names hidden (only ports are paired). Then ``equiv_make`` (``-blacklist``
-``tmr_err``), ``equiv_simple``, and ``equiv_induct -seq 1`` on the input cone of each group of ~100 weight ports:
+``tmr_err``), ``equiv_simple``, and ``equiv_induct -seq 1`` on the input cone of each group of ~50 weight ports:
 the weights are flops loaded through the port, so they are proven by induction: if gold's words equal the gate's
 (voted) words in one cycle, they do in the next. One induction over the whole top is a single SAT problem that
-takes minutes (7 min on digits-S); a hundred words at a time take about a second each. The claim proven: from any
+takes minutes (7 min on digits-S); fifty words at a time take under a second each. The claim proven: from any
 state in which the weight words agree (e.g. after a full load) the two designs never diverge. Every ``$equiv`` cell
 must be proven (``equiv_status``). ``equiv_struct`` is not used: on these designs it pairs some load-decode cells
 wrongly and leaves unprovable ``$equiv`` cells behind.
@@ -36,7 +36,7 @@ from codesign.errors import CodesignError
 from codesign.rtl.yosys import _blackbox_stub, _run
 
 BLACKLIST = ("tmr_err",)
-GROUP_WORDS = 100  # weight words per induction (one SAT problem each: small ones are solved much faster) ...
+GROUP_WORDS = 50  # weight words per induction (one SAT problem each: small ones are solved much faster) ...
 MAX_GROUPS = 100  # ... unless that makes more groups than this (each group's cone selection scans the design)
 
 
