@@ -105,6 +105,7 @@ def run_dse(design, spec, out, workers: int = 2, progress=print) -> dict:
     """Measure every design point of ``spec`` (a :class:`codesign.dse.spec.DseSpec`); returns the dse.json summary."""
     from codesign.campaign import api as campaign_api
     from codesign.dse import measure
+    from codesign.rtl.generate import ensure_rtl
 
     qnet = design.qnet()
     size = qnet.bitspace.size
@@ -146,7 +147,7 @@ def run_dse(design, spec, out, workers: int = 2, progress=print) -> dict:
     # follow in order as its tasks finish (a killed run keeps the points written so far).
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         gold = work / "gold" / "rtl"
-        _ensure_rtl(qnet, gold, None)
+        ensure_rtl(qnet, gold, None)
 
         def launch(p: Point, bits: np.ndarray) -> None:
             plan = make_plan(design.name, qnet, bits)
@@ -158,7 +159,7 @@ def run_dse(design, spec, out, workers: int = 2, progress=print) -> dict:
             tasks = None
             if twin is None and res is None:
                 rtl = pdir / "sim" / "rtl"
-                _ensure_rtl(qnet, rtl, plan if len(bits) else None)  # the masking bench reuses it
+                ensure_rtl(qnet, rtl, plan if len(bits) else None)  # the masking bench reuses it
                 tasks = (pool.submit(_timed, measure.yosys_area, rtl, spec),
                          pool.submit(_timed, measure.equivalent, gold, rtl),
                          pool.submit(_timed, measure.masking, design, qnet, plan, spec, pdir / "sim"))
@@ -209,23 +210,6 @@ def run_dse(design, spec, out, workers: int = 2, progress=print) -> dict:
     summary = _summary(design, spec, rows, timings)
     _write(root / "dse", rows, summary, results, plans)
     return {**summary, "rows": rows, "dir": str(root / "dse")}
-
-
-def _ensure_rtl(qnet, rtl: Path, plan) -> None:
-    """The RTL of ``plan`` in ``rtl``: kept when it is of this network and plan, else written (again)."""
-    from codesign.rtl.generate import protected_bits, write_rtl
-
-    try:
-        meta = json.loads((rtl / "rtl.json").read_text())
-        bits = protected_bits(plan)
-        if meta.get("design_hash") == qnet.fingerprint() and \
-                meta.get("protected_sha256") == hashlib.sha256(np.sort(bits).astype(np.int64).tobytes()).hexdigest():
-            return
-    except (OSError, ValueError):
-        pass
-    if rtl.exists():
-        shutil.rmtree(rtl)
-    write_rtl(qnet, rtl, plan)
 
 
 def _timed(fn, *args):

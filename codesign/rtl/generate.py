@@ -630,6 +630,24 @@ def word_codes(qnet, word_list: list[Word]) -> np.ndarray:
     return flat
 
 
+def protected_sha256(bits) -> str:
+    """The digest of a set of protected BitSpace bits that ``rtl.json`` records."""
+    return hashlib.sha256(np.sort(np.asarray(bits, dtype=np.int64)).tobytes()).hexdigest()
+
+
+def ensure_rtl(qnet, out_dir, plan=None) -> dict:
+    """The RTL of ``plan`` in ``out_dir``: reused when its ``rtl.json`` is of this network, this plan and this
+    generator (it has a separate datapath), else written (again) by :func:`write_rtl`; returns the summary."""
+    try:
+        summary = json.loads((Path(out_dir) / "rtl.json").read_text())
+        if summary.get("design_hash") == qnet.fingerprint() and "datapath" in summary and \
+                summary.get("protected_sha256") == protected_sha256(protected_bits(plan)):
+            return summary
+    except (OSError, ValueError):
+        pass
+    return write_rtl(qnet, out_dir, plan)
+
+
 def write_rtl(qnet, out_dir, plan=None) -> dict:
     """Write ``<top>.v`` (weight registers, TMR, the datapath instance), ``<top>_datapath.v`` (the datapath: the same
     text for every plan), ``tmr_vote.v``, ``tmr_ff.v``, ``weights.hex`` (the load image) and ``rtl.json`` into
@@ -673,7 +691,7 @@ def summarize(qnet, gen: "_Gen", bits: np.ndarray, dp_sha256: str) -> dict:
         "weight_words": gen.n_words,
         "weight_bits": weight_bits,
         "protected_bits": int(len(bits)),
-        "protected_sha256": hashlib.sha256(np.sort(bits).tobytes()).hexdigest(),
+        "protected_sha256": protected_sha256(bits),
         "weight_flops": weight_bits + 2 * int(len(bits)),
         "packing": "element j of in_data/out_data at bits [(j+1)*W-1 : j*W], flat C order",
         "naming": "w_<layer>_<tensor>_<element>; Verilog bit i = BitSpace bit position W-1-i; protected words split "

@@ -6,7 +6,6 @@ The bench itself is ``rtl_sim/cocotb_net.py``; this module writes its job files,
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -18,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from codesign.errors import CodesignError
-from codesign.rtl.generate import RTL_SIM, protected_bits, write_rtl
+from codesign.rtl.generate import RTL_SIM, ensure_rtl, protected_bits
 from codesign.rtl.names import flop_bits, words
 
 log = logging.getLogger(__name__)
@@ -107,16 +106,10 @@ class RtlSim:
     def _generate(self) -> dict:
         """Generate the RTL, or reuse a workdir's RTL of the same design and plan (then the build is reused too; RTL
         of an older generator, without a separate datapath, is written again)."""
-        meta = self.rtl_dir / "rtl.json"
-        if meta.is_file():
-            summary = json.loads(meta.read_text())
-            if summary.get("design_hash") == self.qnet.fingerprint() and \
-                    summary.get("protected_sha256") == _sha(self.bits) and "datapath" in summary:
-                return summary
         from codesign.protect.plan import Plan
 
         plan = Plan(self.qnet.name, self.qnet.fingerprint(), self.bits) if len(self.bits) else None
-        return write_rtl(self.qnet, self.rtl_dir, plan)
+        return ensure_rtl(self.qnet, self.rtl_dir, plan)
 
     def _build(self) -> None:
         self._runner = runner = _runner()
@@ -205,10 +198,6 @@ def rtl_predict(qnet, x_codes: np.ndarray, workdir=None, plan=None) -> np.ndarra
         return sim.golden(np.asarray(x_codes, dtype=np.int64))
     finally:
         sim.close()
-
-
-def _sha(bits: np.ndarray) -> str:
-    return hashlib.sha256(np.sort(np.asarray(bits, dtype=np.int64)).tobytes()).hexdigest()
 
 
 def _failed(xml: Path) -> bool:

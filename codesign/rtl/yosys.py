@@ -187,9 +187,9 @@ def _scaled(parts: list[tuple[dict, int]]) -> dict:
     return total
 
 
-def _datapath(dp_text: str, module: str, timeout: float, unit_script: str, wrapper_script: str, read) -> dict:
-    """Synthesize the datapath one module at a time: each distinct unit module in its own Yosys run (in parallel;
-    ``read`` turns the files of one run into its results), then the wrapper with the units as black boxes, whose
+def _datapath(dp_text: str, module: str, timeout: float, script: str, read) -> dict:
+    """Synthesize the datapath one module at a time with ``script``: each distinct unit module in its own Yosys run
+    (in parallel; ``read`` turns the files of one run into its results), then the wrapper with the units as black boxes, whose
     black-box cell counts are the instance counts. One run over the whole hierarchy grows with the wrapper's
     thousands of instances (digits-L: > 20 GB); per module it stays at the largest unit's size."""
     wrapper_text, units = _modules(dp_text, module)
@@ -200,7 +200,7 @@ def _datapath(dp_text: str, module: str, timeout: float, unit_script: str, wrapp
             tmp = Path(tmp)
             (tmp / "dp.v").write_text(text)
             t0 = time.time()
-            _run(unit_script.format(dp=name), tmp, timeout)
+            _run(script.format(dp=name), tmp, timeout)
             return {**read(tmp), "seconds": round(time.time() - t0, 1)}
 
     t0 = time.time()
@@ -222,7 +222,7 @@ def _read_generic(tmp: Path) -> dict:
 
 
 def _datapath_generic(dp_text: str, module: str, timeout: float) -> dict:
-    r = _datapath(dp_text, module, timeout, _DP_GENERIC, _DP_GENERIC, _read_generic)
+    r = _datapath(dp_text, module, timeout, _DP_GENERIC, _read_generic)
     parts = [(r["wrapper"], 1)] + [(r["units"][u], n) for u, n in r["counts"].items()]
     cmos = None if any(p["cmos_transistors"] is None for p, _ in parts) else \
         sum(n * p["cmos_transistors"] for p, n in parts)
@@ -233,7 +233,7 @@ def _datapath_generic(dp_text: str, module: str, timeout: float) -> dict:
 
 
 def _datapath_xilinx(dp_text: str, module: str, timeout: float) -> dict:
-    r = _datapath(dp_text, module, timeout, _DP_XILINX, _DP_XILINX,
+    r = _datapath(dp_text, module, timeout, _DP_XILINX,
                   lambda tmp: {"cells": _cells(json.loads((tmp / "stat.json").read_text()))})
     return {**_xilinx(r["cells"]), "seconds": r["seconds"], "unit_seconds": r["unit_seconds"]}
 
