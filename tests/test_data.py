@@ -244,6 +244,29 @@ def test_emd_matches_pot_reference():
     np.testing.assert_allclose(emd(x, y, g), ref, rtol=1e-10, atol=1e-12)
 
 
+def test_emd_closed_forms_for_one_or_two_cells_match_pot():
+    """Rows with one or two non-empty cells on either side skip the simplex (closed form / fractional knapsack)."""
+    from types import SimpleNamespace
+
+    from codesign.metrics.emd import _import_ot
+
+    ot = _import_ot()
+    rng = np.random.default_rng(5)
+    pts = rng.random((48, 2)) * 6  # a 2-D ground metric: not the line, where greedy shortcuts would be easy
+    g = SimpleNamespace(ground_metric=np.sqrt(((pts[:, None] - pts[None]) ** 2).sum(-1)))
+    n = 60
+    sparse = np.zeros((n, 48))
+    for r in range(n):
+        k = 1 + r % 3  # 1, 2 and 3 cells: both closed forms and the simplex
+        sparse[r, rng.choice(48, k, replace=False)] = rng.random(k) + 0.01
+    dense = rng.random((n, 48)) * (rng.random((n, 48)) < 0.8)
+    dense[:, 7] += 0.05
+    for x, y in ((sparse, dense), (dense, sparse), (sparse, sparse[::-1])):
+        a, b = x / x.sum(1, keepdims=True), y / y.sum(1, keepdims=True)
+        ref = [ot.emd2(a[i], b[i] * a[i].sum() / b[i].sum(), g.ground_metric) for i in range(n)]
+        np.testing.assert_allclose(emd(x, y, g), ref, rtol=1e-10, atol=1e-12)
+
+
 def test_emd_zero_output_compares_to_uniform():
     g = _toy_geometry()
     x = np.zeros((1, 48)); x[0, 0] = 1.0

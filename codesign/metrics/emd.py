@@ -111,5 +111,42 @@ def emd(x48: np.ndarray, y48: np.ndarray, geometry) -> np.ndarray:
     x, y = _normalized(x, "input"), _normalized(y, "output")
     # Same-mass rescale as ot.emd2 does: float rounding leaves the two sums ~1e-16 apart, which the simplex rejects.
     y *= x.sum(axis=1, keepdims=True) / y.sum(axis=1, keepdims=True)
+    out = np.empty(x.shape[0])
+    general = _few_cells(x, y, m, out)
     solve = _get_solver()
-    return np.fromiter((solve(x[i], y[i], m) for i in range(x.shape[0])), dtype=np.float64, count=x.shape[0])
+    out[general] = np.fromiter((solve(x[i], y[i], m) for i in general), dtype=np.float64, count=len(general))
+    return out
+
+
+def _few_cells(x: np.ndarray, y: np.ndarray, m: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """Fill ``out`` for the rows where one side has one or two non-empty cells, in closed form; return the others.
+
+    HGCAL inputs are sparse (on ttbar_0PU half of the rows have one hit cell, a fifth two), and the network simplex
+    call costs ~20 µs a row. With one source cell every unit of the other side comes from it: cost = Σ b_i M[s, i].
+    With two (masses a1, a2) the problem is a fractional knapsack: sink i gets t_i from s1 and b_i − t_i from s2, so
+    cost = Σ b_i M[s2, i] + Σ t_i (M[s1, i] − M[s2, i]) under Σ t_i = a1, 0 ≤ t_i ≤ b_i, minimized by filling the
+    sinks in ascending order of M[s1, i] − M[s2, i]. Both are the exact optimum (the LP's value is unique); they agree
+    with the simplex to rounding (tested).
+    """
+    nx, ny = (x > 0).sum(axis=1), (y > 0).sum(axis=1)
+    for flip in (False, True):  # sparse side = input (source) or output (sink; the transposed problem)
+        rows = np.flatnonzero((ny < nx) if flip else (nx <= ny))
+        sparse, dense, cost = (y, x, m.T) if flip else (x, y, m)
+        k = (ny if flip else nx)[rows]
+        one = rows[k == 1]
+        if len(one):
+            s = np.argmax(sparse[one] > 0, axis=1)
+            out[one] = np.einsum("ri,ri->r", dense[one], cost[s])
+        two = rows[k == 2]
+        if len(two):
+            nz = np.sort(np.argsort(sparse[two] <= 0, axis=1, kind="stable")[:, :2], axis=1)
+            s1, s2 = nz[:, 0], nz[:, 1]
+            a1 = sparse[two, s1]
+            diff = cost[s1] - cost[s2]
+            order = np.argsort(diff, axis=1, kind="stable")
+            b = np.take_along_axis(dense[two], order, axis=1)
+            before = np.cumsum(b, axis=1) - b
+            t = np.clip(a1[:, None] - before, 0.0, b)
+            out[two] = np.einsum("ri,ri->r", dense[two], cost[s2]) + np.einsum(
+                "ri,ri->r", t, np.take_along_axis(diff, order, axis=1))
+    return np.flatnonzero(np.minimum(nx, ny) > 2)

@@ -291,12 +291,17 @@ class _Gen:
                     for i in range(W - 1, -1, -1)]
             w(_decl("wire", wd.name, W, signed), 1)
             w(f"assign {wd.name} = {{{', '.join(bits)}}};", 1)
+            # the single bits load on the word's own enable (the replicas' one): one address decoder per word, not
+            # a second one in the register-file case (that doubled the decode logic Yosys had to merge)
+            singles = [f"{wd.name}_b{i} <= load_data[{i}];" for i in range(W - 1, -1, -1) if i not in wd.protected]
+            if singles:
+                w(f"always @(posedge clk) if ({we}) begin " + " ".join(singles) + " end", 1)
         err = f"|{{{', '.join(errs)}}}" if errs else "1'b0"  # a reduction: a balanced OR tree after synthesis
         w(f"assign tmr_err = {err};", 1)
-        # One register file (always block) per layer and block of REGFILE_WORDS addresses; the address range test
-        # keeps the case scan per load short (Icarus scans a case linearly).
+        # Unsplit words: one register file (always block) per layer and block of REGFILE_WORDS addresses; the address
+        # range test keeps the case scan per load short (Icarus scans a case linearly). Split words load above.
         by_layer: dict[tuple[int, int], list[Word]] = {}
-        for wd in self.words:
+        for wd in (wd for wd in self.words if not wd.split):
             by_layer.setdefault((wd.layer_index, wd.address // REGFILE_WORDS), []).append(wd)
         A = self.addr_width
         for (li, _), group in by_layer.items():
@@ -307,14 +312,7 @@ class _Gen:
             w(f"if ({cond}) begin", 2)
             w("case (load_addr)", 3)
             for wd in group:
-                W = wd.type.width
-                if not wd.split:
-                    w(f"{A}'d{wd.address}: {wd.name} <= load_data[{W - 1}:0];", 4)
-                    continue
-                # TMR replicas load themselves (tmr_ff instances); the single bits of the word load here
-                assigns = [f"{wd.name}_b{i} <= load_data[{i}];" for i in range(W - 1, -1, -1)
-                           if i not in wd.protected]
-                w(f"{A}'d{wd.address}: begin " + " ".join(assigns) + " end", 4)
+                w(f"{A}'d{wd.address}: {wd.name} <= load_data[{wd.type.width - 1}:0];", 4)
             w("default: ;", 4)
             w("endcase", 3)
             w("end", 2)
