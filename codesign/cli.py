@@ -373,7 +373,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("rank", help="order the weight and bias bits by predicted sensitivity (rank.csv)")
     rank_options(s)
     s.add_argument("--method", required=True, help="random | msb | gradient | taylor | hessian | bitwise | "
-                   "priorifi | bitwise_dynamic | binfi_actual | binfi_implied | binfi_serial | statfi_data_aware "
+                   "bitwise_sampled | priorifi | bitwise_dynamic | binfi_actual | binfi_implied | binfi_serial | statfi_data_aware "
                    "| statfi_data_unaware")
     s.set_defaults(func=cmd_rank)
 

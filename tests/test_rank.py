@@ -253,6 +253,32 @@ def test_oracle_order_scores_one_and_random_less(qnet):
     assert best["false_positives"] == best["false_negatives"] == 0
 
 
+def test_bitwise_sampled_on_every_row_is_the_oracle_order(mlp_design):
+    from codesign.campaign.api import evaluator_for
+    from codesign.rank.api import context_for
+    from codesign.rank.static import sampled_rank
+
+    design = mlp_design[0]
+    ctx = context_for(design, rows=300)
+    full = evaluator_for(design)
+    delta = np.array([full.evaluate([b]).delta_cost for b in range(ctx.bitspace.size)])
+    r = sampled_rank(ctx, sample_rows=10_000)  # more than the data: every row
+    assert r.info["sample_rows"] == full.n_rows
+    np.testing.assert_array_equal(r.info["sample_delta_cost"], delta)
+    assert ev.evaluate_ranking(r, delta, ctx.bitspace)["auc_vs_oracle"] == pytest.approx(1.0)
+    assert np.all(np.diff(delta[r.order]) <= 0)  # ΔC never rises along the order ...
+    zero = r.order[delta[r.order] == 0]  # ... and the bits it cannot separate follow the bitwise score
+    from codesign.rank.static import bitwise_scores
+
+    assert np.all(np.diff(bitwise_scores(ctx)[zero]) <= 0)
+
+    small = sampled_rank(ctx, sample_rows=60)
+    assert small.info["sample_rows"] <= 60  # mispredict keeps the sample's correctly classified rows
+    assert sorted(small.order.tolist()) == list(range(ctx.bitspace.size))
+    np.testing.assert_array_equal(small.order, sampled_rank(ctx, sample_rows=60).order)  # seeded
+    assert not np.array_equal(small.info["sample_delta_cost"], delta)
+
+
 def test_partial_ranking_has_false_negatives_and_flat_curve(qnet):
     bs = qnet.bitspace
     delta = np.zeros(bs.size)

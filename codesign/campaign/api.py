@@ -20,14 +20,27 @@ from codesign.campaign import runner
 from codesign.campaign.evaluate import Evaluator
 from codesign.campaign.faults import FaultModel, FaultSpace
 from codesign.campaign.store import Store
+from codesign.errors import CodesignError
 from codesign.metrics.cost import Cost
 from codesign.outdir import atomic_dir
 
 log = logging.getLogger(__name__)
 
 
-def evaluator_for(design) -> Evaluator:
-    return Evaluator(design.qnet(), Cost.for_design(design))
+def evaluator_for(design, sample: int | None = None) -> Evaluator:
+    """The design's evaluator on all its rows, or on ``sample`` rows drawn without replacement (seeded by the
+    design seed, kept in data order)."""
+    cost = Cost.for_design(design)
+    if sample is not None and sample < len(cost.data.x):
+        from dataclasses import replace
+
+        if sample <= 0:
+            raise CodesignError(f"a row sample needs at least one row, got {sample}")
+        d = cost.data
+        idx = np.sort(np.random.default_rng([design.seed, 7]).choice(len(d.x), sample, replace=False))
+        pick = lambda a: None if a is None else np.asarray(a)[idx]  # noqa: E731
+        cost.data = replace(d, x=pick(d.x), y=pick(d.y), x48=pick(d.x48))
+    return Evaluator(design.qnet(), cost)
 
 
 def campaign_key(design, evaluator: Evaluator, model: FaultModel, protected: np.ndarray | None) -> dict:

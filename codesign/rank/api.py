@@ -25,7 +25,8 @@ from codesign.rank.loss import ROWS
 log = logging.getLogger(__name__)
 
 STATIC = {"random": static.random_rank, "msb": static.msb_rank, "gradient": static.gradient_rank,
-          "taylor": static.taylor_rank, "hessian": static.hessian_rank, "bitwise": static.bitwise_rank}
+          "taylor": static.taylor_rank, "hessian": static.hessian_rank, "bitwise": static.bitwise_rank,
+          "bitwise_sampled": static.sampled_rank}
 DYNAMIC = {
     "priorifi": lambda o: dynamic.PrioriFI(k=o.get("k", 5), k_eigen=o.get("k_eigen", 8)),
     "bitwise_dynamic": lambda o: dynamic.BitwiseDynamic(),
@@ -58,7 +59,11 @@ def parse_rankers(text: str | None) -> list[str]:
 def context_for(design, rows: int = ROWS) -> Context:
     from codesign.rank.loss import loss_model_for
 
-    return Context(design.qnet(), seed=design.seed, metric=design.metric, loss_factory=lambda obj: loss_model_for(design, rows, obj))
+    from codesign.campaign.api import evaluator_for
+
+    return Context(design.qnet(), seed=design.seed, metric=design.metric,
+                   loss_factory=lambda obj: loss_model_for(design, rows, obj),
+                   evaluator_factory=lambda n: evaluator_for(design, n))
 
 
 def check_options(k: int, k_eigen: int) -> None:

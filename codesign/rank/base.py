@@ -41,6 +41,7 @@ class Context:
     seed: int = 0
     metric: str = "mse"
     loss_factory: object = None  # (objective) -> LossModel (TensorFlow is only imported by rankers that need it)
+    evaluator_factory: object = None  # (rows) -> campaign Evaluator on a seeded row sample (bitwise_sampled)
     _losses: dict = field(default_factory=dict)
 
     @property
