@@ -373,8 +373,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("rank", help="order the weight and bias bits by predicted sensitivity (rank.csv)")
     rank_options(s)
     s.add_argument("--method", required=True, help="random | msb | gradient | taylor | hessian | bitwise | "
-                   "bitwise_sampled | priorifi | bitwise_dynamic | binfi_actual | binfi_implied | binfi_serial | statfi_data_aware "
-                   "| statfi_data_unaware")
+                   "bitwise_sampled | priorifi | bitwise_dynamic | binfi_actual | binfi_implied | binfi_serial "
+                   "| statfi_data_aware | statfi_data_unaware")
     s.set_defaults(func=cmd_rank)
 
     s = sub.add_parser("evaluate", help="judge rankers against the stored oracle (evaluation.csv, plots)")

@@ -57,9 +57,8 @@ def parse_rankers(text: str | None) -> list[str]:
 
 
 def context_for(design, rows: int = ROWS) -> Context:
-    from codesign.rank.loss import loss_model_for
-
     from codesign.campaign.api import evaluator_for
+    from codesign.rank.loss import loss_model_for
 
     return Context(design.qnet(), seed=design.seed, metric=design.metric,
                    loss_factory=lambda obj: loss_model_for(design, rows, obj),

@@ -189,9 +189,9 @@ def _scaled(parts: list[tuple[dict, int]]) -> dict:
 
 def _datapath(dp_text: str, module: str, timeout: float, script: str, read) -> dict:
     """Synthesize the datapath one module at a time with ``script``: each distinct unit module in its own Yosys run
-    (in parallel; ``read`` turns the files of one run into its results), then the wrapper with the units as black boxes, whose
-    black-box cell counts are the instance counts. One run over the whole hierarchy grows with the wrapper's
-    thousands of instances (digits-L: > 20 GB); per module it stays at the largest unit's size."""
+    (in parallel; ``read`` turns the files of one run into its results), then the wrapper with the units as black
+    boxes, whose black-box cell counts are the instance counts. One run over the whole hierarchy grows with the
+    wrapper's thousands of instances (digits-L: > 20 GB); per module it stays at the largest unit's size."""
     wrapper_text, units = _modules(dp_text, module)
 
     def one(item):
