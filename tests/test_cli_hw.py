@@ -39,7 +39,8 @@ def test_plan_then_protected_rtl_and_hls(designs, tmp_path):
     assert summary["weight_flops"] == summary["weight_bits"] + 2 * len(bits)  # two extra replicas per protected bit
     verilog = (tmp_path / "rtl" / f"{summary['top']}.v").read_text()
     assert verilog.count("tmr_ff #(") == 3 * verilog.count("tmr_vote #(")  # three replicas per protected word
-    replica_bits = sum(int(m) for m in re.findall(r"tmr_ff #\(\.W\((\d+)\)\) \w+_r0 ", verilog))
+    # one split-word module per (width, protected bits); each protected word instantiates one
+    replica_bits = sum(bin(int(m, 16)).count("1") for m in re.findall(r"_tmrword_w\d+_p([0-9a-f]+) w_\w+_tmr ", verilog))
     assert replica_bits == len(bits)
     proc = run(tmp_path, "rtl", a, "--out", tmp_path / "rtl")  # a codesign RTL directory may be replaced
     assert proc.returncode == 0, proc.stderr

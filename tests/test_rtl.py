@@ -324,14 +324,14 @@ def test_flop_bits_follow_bitspace_positions():
     q = mlp_net(0)
     wl = words(q, [3])
     b = q.bitspace.index("dense", "kernel", 0, 3)  # == 3: the LSB of a 4-bit word
-    assert flop_bits(wl, [b], replica=2) == [("w_dense_kernel_0_r2.q", 0)]
-    assert flop_bits(wl, [b]) == [(f"w_dense_kernel_0_r{r}.q", 0) for r in range(3)]
-    assert flop_bits(wl, [0]) == [("w_dense_kernel_0_b3", 0)]
+    assert flop_bits(wl, [b], replica=2) == [("w_dense_kernel_0_tmr.r2.q", 0)]
+    assert flop_bits(wl, [b]) == [(f"w_dense_kernel_0_tmr.r{r}.q", 0) for r in range(3)]
+    assert flop_bits(wl, [0]) == [("w_dense_kernel_0_tmr.b3", 0)]
     assert flop_bits(wl, [4]) == [("w_dense_kernel_1", 3)]
     wl = words(q, [0, 2, 3])  # three protected bits of one word: replica bits in ascending Verilog order
-    assert flop_bits(wl, [0, 2, 3], replica=1) == [("w_dense_kernel_0_r1.q", 2), ("w_dense_kernel_0_r1.q", 1),
-                                                   ("w_dense_kernel_0_r1.q", 0)]
-    assert flop_bits(wl, [1]) == [("w_dense_kernel_0_b2", 0)]
+    assert flop_bits(wl, [0, 2, 3], replica=1) == [("w_dense_kernel_0_tmr.r1.q", 2), ("w_dense_kernel_0_tmr.r1.q", 1),
+                                                   ("w_dense_kernel_0_tmr.r1.q", 0)]
+    assert flop_bits(wl, [1]) == [("w_dense_kernel_0_tmr.b2", 0)]
 
 
 # --- Yosys ------------------------------------------------------------------------------------------------------------

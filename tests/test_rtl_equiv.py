@@ -54,7 +54,7 @@ def test_a_broken_gate_is_not_equivalent(tmp_path):
     shutil.copytree(gate, base)
 
     # an unprotected bit of a split word loads the wrong data bit
-    _edit(gate, top, r"(w_\w+_b)([1-9]) <= load_data\[\2\];", r"\g<1>\2 <= load_data[0];")
+    _edit(gate, top, r"(b)([1-9]) <= d\[\2\];", r"\g<1>\2 <= d[0];")
     r = equivalence(gold, gate)
     assert not r["equivalent"] and r["unproven"] > 0 and r["datapath_identical"], r
     assert any("u_datapath.wd" in c for c in r["unproven_cells"])
@@ -62,14 +62,13 @@ def test_a_broken_gate_is_not_equivalent(tmp_path):
     # a voted bit wired to the wrong place in its word
     shutil.rmtree(gate)
     shutil.copytree(base, gate)
-    _edit(gate, top, r"assign (w_\w+) = \{([\w\[\]]+), ([\w\[\]]+), ", r"assign \1 = {\3, \2, ")
+    _edit(gate, top, r"assign (q) = \{([\w\[\]]+), ([\w\[\]]+), ", r"assign \1 = {\3, \2, ")
     assert not equivalent(gold, gate)
 
     # one replica loading a wrong bit is masked by its voter: equivalent when nothing is upset
     shutil.rmtree(gate)
     shutil.copytree(base, gate)
-    _edit(gate, top, r"(tmr_ff #\(\.W\(\d+\)\) \w+_r0 \(\.clk\(clk\), \.en\(\w+\), \.d\(\{)load_data\[(\d)\]",
-          r"\g<1>~load_data[\2]")
+    _edit(gate, top, r"(tmr_ff #\(\.W\(\d+\)\) r0 \(\.clk\(clk\), \.en\(en\), \.d\(\{)d\[(\d)\]", r"\g<1>~d[\2]")
     assert equivalent(gold, gate)
 
 

@@ -31,7 +31,7 @@ COLUMNS = ["design", "ranker", "budget", "protected_bits", "area_cells", "luts",
            "cost_fault_free", "multibit_mean_delta_cost", "errors_prevented_pct", "equivalence", "masking_verified",
            "multibit_error_rate", "single_bit_expected_delta_cost", "single_bit_sum_delta_cost", "cmos_transistors",
            "logic_depth", "area_overhead_pct", "multibit_flips", "multibit_trials", "metric", "point"]
-RESULT_VERSION = 4
+RESULT_VERSION = 5
 
 
 @dataclass

@@ -27,13 +27,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import shutil
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 from codesign.errors import CodesignError
-from codesign.rtl.yosys import _blackbox_stub, _run
+from codesign.rtl.yosys import _blackbox_stub, _run, cache_root, yosys_version
 
 BLACKLIST = ("tmr_err",)
 GROUP_WORDS = 50  # weight words per induction (one SAT problem each: small ones are solved much faster) ...
@@ -67,6 +70,29 @@ def _prepare(d: dict, name: str) -> list[str]:
             # only ports are matched (equiv_make pairs public names): an internal alias of an output (a weight
             # register and its datapath port) would be a second $equiv outside the output's input cone
             "opt_clean", f"rename -hide {d['top']}/w:* {d['top']}/x:* %d", "opt_clean", f"design -stash {name}"]
+
+
+_GOLD_LOCK = threading.Lock()
+
+
+def _gold_rtlil(d: dict, timeout: float) -> Path:
+    """The gold design prepared by :func:`_prepare`, written once as RTLIL and cached under ``$CODESIGN_CACHE/yosys/``
+    (keyed by the Yosys version, the preparation script and the design's texts): every design point of a run is
+    compared with the same unprotected design, whose preparation is otherwise repeated in each proof."""
+    steps = _prepare(d, "gold")[:-1]  # without the stash: the prepared design is written out instead
+    key = hashlib.sha256("\n".join([yosys_version(), *steps[1:], d["top"], d["dp"], d["sha256"], *_texts(d)])
+                         .encode()).hexdigest()
+    path = cache_root() / f"equiv-gold-{key[:32]}.il"
+    with _GOLD_LOCK:  # design points proven side by side wait for one preparation instead of repeating it
+        if not path.is_file():
+            with tempfile.TemporaryDirectory(prefix="codesign-equiv-") as tmp:
+                tmp = Path(tmp)
+                (tmp / "gold_stub.v").write_text(_blackbox_stub(d["dp_text"], d["dp"]))
+                _run("; ".join(steps + ["write_rtlil gold.il"]), tmp, timeout)
+                part = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
+                shutil.copyfile(tmp / "gold.il", part)
+                os.replace(part, path)
+    return path
 
 
 def _status(text: str) -> tuple[int, int, list[str]]:
@@ -107,9 +133,8 @@ def equivalence(gold_dir, gate_dir, timeout: float = 1800.0) -> dict:
     with tempfile.TemporaryDirectory(prefix="codesign-equiv-") as tmp:
         tmp = Path(tmp)
         (tmp / "blacklist.txt").write_text("\n".join(BLACKLIST) + "\n")
-        for d, name in ((gold, "gold"), (gate, "gate")):
-            (tmp / f"{name}_stub.v").write_text(_blackbox_stub(d["dp_text"], d["dp"]))
-        steps = _prepare(gold, "gold") + _prepare(gate, "gate")
+        (tmp / "gate_stub.v").write_text(_blackbox_stub(gate["dp_text"], gate["dp"]))
+        steps = [f"read_rtlil {_gold_rtlil(gold, timeout)}", "design -stash gold"] + _prepare(gate, "gate")
         steps += [f"design -copy-from gold -as gold {gold['top']}", f"design -copy-from gate -as gate {gate['top']}",
                   "equiv_make -blacklist blacklist.txt gold gate equiv", "hierarchy -top equiv", "equiv_simple"]
         for pats in groups:  # one small induction per group of weight words

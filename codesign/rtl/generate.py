@@ -218,6 +218,7 @@ class _Gen:
         self.out_width = qnet.output_type.width
         self.latency = sum(not isinstance(l, Reshape) for l in qnet.layers)
         self.modules: dict[str, str] = {}  # unit text (with _NAME) -> module name, in order of first use
+        self.word_modules: dict[str, str] = {}  # split-word module name -> text
         self.instances = 0
 
     # -- top: header, ports, weights, the datapath instance --
@@ -236,6 +237,8 @@ class _Gen:
             for line in _instance(self.dp, "u_datapath", conns, per_line=4):
                 w(line, 1)
             w("endmodule")
+            for text in self.word_modules.values():
+                f.write("\n" + text)
         return dp_text
 
     def _header(self, w, dp_file: str):
@@ -273,29 +276,11 @@ class _Gen:
                 continue
             we = f"{wd.name}_we"
             w(f"wire {we} = load_we && load_addr == {self.addr_width}'d{wd.address};", 1)
-            P = len(wd.protected)
-            for i in range(W - 1, -1, -1):
-                if i not in wd.protected:
-                    w(f"reg {wd.name}_b{i};", 1)
-            d = "{" + ", ".join(f"load_data[{i}]" for i in reversed(wd.protected)) + "}"
-            qs = [f"{wd.name}_r{r}_q" for r in range(3)]
-            w(f"wire [{P - 1}:0] " + ", ".join(qs) + ";", 1)
-            for r, q in enumerate(qs):
-                w(f"tmr_ff #(.W({P})) {wd.name}_r{r} (.clk(clk), .en({we}), .d({d}), .q({q}));", 1)
-            v = f"{wd.name}_v"
-            w(f"wire [{P - 1}:0] {v};", 1)
-            w(f"wire {v}_err;", 1)
-            w(f"tmr_vote #(.W({P})) {wd.name}_vote (.a({qs[0]}), .b({qs[1]}), .c({qs[2]}), .y({v}), .err({v}_err));", 1)
-            errs.append(f"{v}_err")
-            bits = [f"{v}[{wd.protected.index(i)}]" if i in wd.protected else f"{wd.name}_b{i}"
-                    for i in range(W - 1, -1, -1)]
             w(_decl("wire", wd.name, W, signed), 1)
-            w(f"assign {wd.name} = {{{', '.join(bits)}}};", 1)
-            # the single bits load on the word's own enable (the replicas' one): one address decoder per word, not
-            # a second one in the register-file case (that doubled the decode logic Yosys had to merge)
-            singles = [f"{wd.name}_b{i} <= load_data[{i}];" for i in range(W - 1, -1, -1) if i not in wd.protected]
-            if singles:
-                w(f"always @(posedge clk) if ({we}) begin " + " ".join(singles) + " end", 1)
+            w(f"wire {wd.name}_err;", 1)
+            w(f"{self._word_module(W, wd.protected)} {wd.name}_tmr (.clk(clk), .en({we}), .d(load_data[{W - 1}:0]), "
+              f".q({wd.name}), .err({wd.name}_err));", 1)
+            errs.append(f"{wd.name}_err")
         err = f"|{{{', '.join(errs)}}}" if errs else "1'b0"  # a reduction: a balanced OR tree after synthesis
         w(f"assign tmr_err = {err};", 1)
         # Unsplit words: one register file (always block) per layer and block of REGFILE_WORDS addresses; the address
@@ -317,6 +302,34 @@ class _Gen:
             w("endcase", 3)
             w("end", 2)
             w("end", 1)
+
+    def _word_module(self, W: int, protected: tuple) -> str:
+        """The module of a split word of ``W`` bits whose Verilog bits ``protected`` are triplicated: one module per
+        (width, protected bits), so Yosys synthesizes each kind of split word once instead of every word's flops and
+        voter in the top (ECON-T-M: 2 144 words, a few dozen kinds)."""
+        name = f"{self.top}_tmrword_w{W}_p{sum(1 << i for i in protected):x}"
+        if name in self.word_modules:
+            return name
+        P = len(protected)
+        singles = [i for i in range(W - 1, -1, -1) if i not in protected]
+        lines = [f"// A {W}-bit weight word with bits {{{', '.join(map(str, reversed(protected)))}}} triplicated "
+                 "(tmr_ff replicas r0/r1/r2, bit j = the j-th lowest protected bit, voted by one tmr_vote) and the "
+                 "others in 1-bit registers b<i>.",
+                 f"module {name} (", "  input wire clk,", "  input wire en,", f"  input wire [{W - 1}:0] d,",
+                 f"  output wire [{W - 1}:0] q,", "  output wire err", ");"]
+        lines += [f"  reg b{i};" for i in singles]
+        lines.append(f"  wire [{P - 1}:0] r0_q, r1_q, r2_q, v;")
+        d = "{" + ", ".join(f"d[{i}]" for i in reversed(protected)) + "}"
+        lines += [f"  tmr_ff #(.W({P})) r{r} (.clk(clk), .en(en), .d({d}), .q(r{r}_q));" for r in range(3)]
+        lines.append(f"  tmr_vote #(.W({P})) vote (.a(r0_q), .b(r1_q), .c(r2_q), .y(v), .err(err));")
+        bits = [f"v[{protected.index(i)}]" if i in protected else f"b{i}" for i in range(W - 1, -1, -1)]
+        lines.append(f"  assign q = {{{', '.join(bits)}}};")
+        if singles:
+            lines.append("  always @(posedge clk) if (en) begin " + " ".join(f"b{i} <= d[{i}];" for i in singles)
+                         + " end")
+        lines.append("endmodule")
+        self.word_modules[name] = "\n".join(lines) + "\n"
+        return name
 
     # -- datapath: a wrapper with the valid pipeline, instances of registered unit modules --
 
@@ -692,8 +705,10 @@ def summarize(qnet, gen: "_Gen", bits: np.ndarray, dp_sha256: str) -> dict:
         "protected_sha256": protected_sha256(bits),
         "weight_flops": weight_bits + 2 * int(len(bits)),
         "packing": "element j of in_data/out_data at bits [(j+1)*W-1 : j*W], flat C order",
-        "naming": "w_<layer>_<tensor>_<element>; Verilog bit i = BitSpace bit position W-1-i; protected words split "
-                  "into regs <word>_b<i> (unprotected bits) and tmr_ff instances <word>_r0/_r1/_r2 (TMR "
-                  "replicas of the word's protected bits in ascending order, flop .q) voted by one tmr_vote",
+        "naming": "w_<layer>_<tensor>_<element>; Verilog bit i = BitSpace bit position W-1-i; a protected word is "
+                  "an instance <word>_tmr of a split-word module (one per width and protected bits) holding regs "
+                  "b<i> (unprotected bits) and tmr_ff instances r0/r1/r2 (TMR replicas of the word's protected bits "
+                  "in ascending order, flop .q) voted by one tmr_vote: sites <word>_tmr.b<i>, <word>_tmr.r<r>.q",
+        "word_modules": list(gen.word_modules),
         "layers": [{"name": l.name, "ident": ident, "kind": l.kind} for l, ident in zip(qnet.layers, layer_idents(qnet))],
     }

@@ -5,13 +5,15 @@ Naming (the fault-site contract shared by the generator, the fault-site map and 
 - one weight/bias word = one register ``w_<layer>_<tensor>_<element>``: ``<layer>`` the sanitized layer name,
   ``<tensor>`` ``kernel|bias``, ``<element>`` the Keras C-order flat index (BitSpace's element index);
 - Verilog bit ``i`` of a word of width ``W`` (``i = 0`` the LSB) is BitSpace bit position ``W - 1 - i`` (0 = MSB);
-- a word with bits in a TMR plan is split: an unprotected bit ``i`` in the 1-bit register ``<word>_b<i>``; its
-  ``P`` protected bits, in ascending Verilog order, in three ``P``-bit replica registers ``<word>_r0/_r1/_r2.q``
-  (instances of the hand-written ``tmr_ff``, kept as hierarchy so synthesis keeps all three; one instance per
-  word and replica rather than per bit, which keeps Icarus and Yosys fast on large plans) voted by one
+- a word with bits in a TMR plan is split, in an instance ``<word>_tmr`` of a split-word module (one module per width
+  and set of protected bits, so Yosys synthesizes each kind once): an unprotected bit ``i`` in its 1-bit register
+  ``b<i>``; its ``P`` protected bits, in ascending Verilog order, in three ``P``-bit replica registers
+  ``r0/r1/r2.q`` (instances of the hand-written ``tmr_ff``, kept as hierarchy so synthesis keeps all three; one
+  instance per word and replica rather than per bit, which keeps Icarus and Yosys fast on large plans) voted by one
   ``tmr_vote``; ``<word>`` is then a wire carrying the voted word, so the datapath reads every word by the same
-  name. A fault site is ``(register path, Verilog bit)``, e.g. ``("w_conv_kernel_5", 3)`` or
-  ``("w_conv_kernel_5_r1.q", 0)`` (replica 1 of the word's lowest protected bit).
+  name. A fault site is ``(register path, Verilog bit)``, e.g. ``("w_conv_kernel_5", 3)``,
+  ``("w_conv_kernel_5_tmr.b2", 0)`` or ``("w_conv_kernel_5_tmr.r1.q", 0)`` (replica 1 of the word's lowest
+  protected bit).
 """
 
 from __future__ import annotations
@@ -92,8 +94,8 @@ class Word:
             return [(self.name, i)]
         if i in self.protected:
             j = self.protected.index(i)
-            return [(f"{self.name}_r{r}.q", j) for r in range(3)]
-        return [(f"{self.name}_b{i}", 0)]
+            return [(f"{self.name}_tmr.r{r}.q", j) for r in range(3)]
+        return [(f"{self.name}_tmr.b{i}", 0)]
 
     @property
     def split(self) -> bool:

@@ -15,6 +15,7 @@ from pathlib import Path
 from codesign.errors import CodesignError
 
 _WEIGHT = re.compile(r"w_.*")
+_ANY = re.compile(r".*")
 
 
 def _int(node) -> int:
@@ -26,35 +27,53 @@ def _int(node) -> int:
     return int(node.value)
 
 
+def _local_flops(mod, pattern) -> list[tuple[str, int]]:
+    """The flop bits declared in module ``mod`` itself: every bit of every ``reg`` whose name matches ``pattern``,
+    and every bit of the flop ``q`` of every ``tmr_ff`` instance whose name matches (its width is the instance's ``W``
+    parameter)."""
+    from pyverilog.vparser.ast import Decl, InstanceList, Reg
+
+    out = []
+    for item in mod.items:
+        if isinstance(item, InstanceList) and item.module == "tmr_ff":
+            widths = [_int(a.argname) for a in item.parameterlist if a.paramname == "W"]
+            width = widths[0] if widths else 1  # the primitive's default
+            out.extend((f"{inst.name}.q", j) for inst in item.instances if pattern.fullmatch(inst.name)
+                       for j in range(width))
+        if not isinstance(item, Decl):
+            continue
+        for d in item.list:
+            if isinstance(d, Reg) and pattern.fullmatch(d.name):
+                if d.width is None:
+                    out.append((d.name, 0))
+                else:
+                    msb, lsb = _int(d.width.msb), _int(d.width.lsb)
+                    out.extend((d.name, i) for i in range(min(msb, lsb), max(msb, lsb) + 1))
+    return out
+
+
 def weight_flops(verilog_file) -> list[tuple[str, int]]:
-    """Every bit of every ``reg`` named ``w_*`` in the top module, and every bit of the flop ``q`` of every ``tmr_ff``
-    replica instance named ``w_*`` (its width is the instance's ``W`` parameter), parsed with pyverilog."""
-    from pyverilog.vparser.ast import Decl, InstanceList, ModuleDef, Reg
+    """Every weight flop bit of the modules in ``verilog_file`` that no other module there instantiates (the top),
+    parsed with pyverilog: its ``reg``s and ``tmr_ff`` replica instances named ``w_*``, and inside every instance
+    named ``w_*`` of a module defined in the file (a split word) that module's ``reg``s and ``tmr_ff`` replicas, as
+    ``<instance>.<register>``."""
+    from pyverilog.vparser.ast import InstanceList, ModuleDef
     from pyverilog.vparser.parser import VerilogCodeParser
 
     with tempfile.TemporaryDirectory(prefix="codesign-pyverilog-") as tmp:
         parser = VerilogCodeParser([str(verilog_file)], preprocess_output=str(Path(tmp) / "pp.v"), outputdir=tmp,
                                    debug=False)
         ast = parser.parse()
+    mods = {m.name: m for m in ast.description.definitions if isinstance(m, ModuleDef)}
+    used = {item.module for m in mods.values() for item in m.items if isinstance(item, InstanceList)}
     out = []
-    for mod in ast.description.definitions:
-        if not isinstance(mod, ModuleDef):
-            continue
+    for mod in (m for name, m in mods.items() if name not in used):
+        out.extend(_local_flops(mod, _WEIGHT))
         for item in mod.items:
-            if isinstance(item, InstanceList) and item.module == "tmr_ff":
-                widths = [_int(a.argname) for a in item.parameterlist if a.paramname == "W"]
-                width = widths[0] if widths else 1  # the primitive's default
-                out.extend((f"{inst.name}.q", j) for inst in item.instances if _WEIGHT.fullmatch(inst.name)
-                           for j in range(width))
-            if not isinstance(item, Decl):
-                continue
-            for d in item.list:
-                if isinstance(d, Reg) and _WEIGHT.fullmatch(d.name):
-                    if d.width is None:
-                        out.append((d.name, 0))
-                    else:
-                        msb, lsb = _int(d.width.msb), _int(d.width.lsb)
-                        out.extend((d.name, i) for i in range(min(msb, lsb), max(msb, lsb) + 1))
+            if isinstance(item, InstanceList) and item.module in mods:
+                inner = _local_flops(mods[item.module], _ANY)
+                out.extend((f"{inst.name}.{reg}", i) for inst in item.instances if _WEIGHT.fullmatch(inst.name)
+                           for reg, i in inner)
     return out
 
 

@@ -42,11 +42,16 @@ _DP_GENERIC = ("read_verilog dp.v; synth -top {dp}; tee -q -o stat.json stat -js
 _DP_XILINX = ("read_verilog dp.v; synth_xilinx -family xc7 -noiopad -noclkbuf -top {dp}; "
               "tee -q -o stat.json stat -json -top {dp}")
 _TOP_READ = "read_verilog stub.v; read_verilog {sources}"
-_TOP_GENERIC = ("synth -top {top}; tee -q -o stat.json stat -json -top {top}; tee -q -o ltp.txt ltp -noff; "
+# Split-word modules are synthesized once each by ``synth`` and inlined after it (``_INLINE``): Yosys 0.23's ``stat
+# -json -top`` writes invalid JSON for a hierarchy deeper than one level (top -> word -> tmr_ff).
+_INLINE = "setattr -mod -set keep_hierarchy 1 *tmr_vote*; flatten"
+_TOP_GENERIC = ("synth -top {top}; tee -q -o ltp.txt ltp -noff; " + _INLINE + "; "
+                "tee -q -o stat.json stat -json -top {top}; "
                 "design -save synthesized; delete {top}/t:{dp} {top}/t:*tmr_ff* {top}/t:*tmr_vote*; "
                 "tee -q -o ltp_top.txt ltp -noff {top}; design -load synthesized; dfflegalize -cell $_DFF_P_ x; "
                 "tee -q -o cmos.txt stat -tech cmos -top {top}")
-_TOP_XILINX = "synth_xilinx -family xc7 -noiopad -noclkbuf -top {top}; tee -q -o stat.json stat -json -top {top}"
+_TOP_XILINX = ("synth_xilinx -family xc7 -noiopad -noclkbuf -top {top}; " + _INLINE + "; "
+               "tee -q -o stat.json stat -json -top {top}")
 
 
 def _run(script: str, cwd: Path, timeout: float) -> str:
