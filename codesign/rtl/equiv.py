@@ -29,7 +29,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import tempfile
 import threading
 import time
@@ -85,13 +84,11 @@ def _gold_rtlil(d: dict, timeout: float) -> Path:
     path = cache_root() / f"equiv-gold-{key[:32]}.il"
     with _GOLD_LOCK:  # design points proven side by side wait for one preparation instead of repeating it
         if not path.is_file():
+            part = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
             with tempfile.TemporaryDirectory(prefix="codesign-equiv-") as tmp:
-                tmp = Path(tmp)
-                (tmp / "gold_stub.v").write_text(_blackbox_stub(d["dp_text"], d["dp"]))
-                _run("; ".join(steps + ["write_rtlil gold.il"]), tmp, timeout)
-                part = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
-                shutil.copyfile(tmp / "gold.il", part)
-                os.replace(part, path)
+                (Path(tmp) / "gold_stub.v").write_text(_blackbox_stub(d["dp_text"], d["dp"]))
+                _run("; ".join(steps + [f"write_rtlil {part}"]), Path(tmp), timeout)
+            os.replace(part, path)
     return path
 
 
