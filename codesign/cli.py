@@ -84,7 +84,8 @@ def cmd_verify(args) -> int:
         if args.n <= 0:
             raise CodesignError("--n must be a positive integer")
         x = x[: args.n]
-    result = verify(design.zoo_model().onchip, design.qnet(), x, levels)
+    result = verify(design.zoo_model().onchip, design.qnet(), x, levels,
+                    base_qnet=design.base_qnet())
     print(json.dumps(result, indent=1))
     return 0 if result["ok"] else 1
 

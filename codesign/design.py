@@ -101,6 +101,8 @@ class Design:
         seed = raw.get("seed", 0)
         if not isinstance(seed, int):
             raise CodesignError(f"{origin}: seed must be an integer")
+        _check_clip(raw.get("clip"), origin)
+        _check_saf(raw.get("saf"), origin)
         return cls(name, model, data, metric, seed, samples, Path(base or Path.cwd()), raw, data_dir)
 
     # --- model -----------------------------------------------------------------------------------------------
@@ -125,13 +127,44 @@ class Design:
             self._cache["model"] = zm
         return self._cache["model"]
 
-    def qnet(self):
-        if "qnet" not in self._cache:
+    def base_qnet(self):
+        """The QNet of the QKeras model as it is (what QKeras fidelity is checked against)."""
+        if "base_qnet" not in self._cache:
             from codesign.ir.from_keras import from_keras
 
             zm = self.zoo_model()
-            self._cache["qnet"] = from_keras(zm.onchip, self.name, zm.input_precision)
+            self._cache["base_qnet"] = from_keras(zm.onchip, self.name, zm.input_precision)
+        return self._cache["base_qnet"]
+
+    def qnet(self):
+        """The network every level implements: the model's QNet with the design's mitigations (``clip:``, ``saf:``)."""
+        if "qnet" not in self._cache:
+            q = self.base_qnet()
+            if self.raw.get("clip") is not None:
+                from codesign.mitigate.clip import with_clips
+
+                q = with_clips(q, self.clip_codes())
+            spec = self.raw.get("saf")
+            if spec is not None:
+                from codesign.mitigate.saf import with_saf
+
+                q = with_saf(q, spec if isinstance(spec, str) else spec["function"],
+                             None if isinstance(spec, str) else spec.get("layers"))
+            self._cache["qnet"] = q
         return self._cache["qnet"]
+
+    def clip_codes(self) -> dict:
+        """Output-code thresholds of the design's ``clip:`` setting (a ClipAct search is cached on disk)."""
+        from codesign.mitigate import clip
+
+        spec, base = self.raw.get("clip"), self.base_qnet()
+        if isinstance(spec, dict) and "method" not in spec:
+            return clip.codes_of(base, spec)
+        method = spec if isinstance(spec, str) else spec["method"]
+        if method == "actmax":
+            return clip.actmax(base, self.dataset().x)
+        opts = {k: v for k, v in spec.items() if k != "method"} if isinstance(spec, dict) else {}
+        return clip.clipact_cached(self, **opts)["codes"]
 
     # --- data ------------------------------------------------------------------------------------------------
 
@@ -186,6 +219,46 @@ class Design:
 
     def sha256(self) -> str:
         return hashlib.sha256(yaml.safe_dump(self.raw, sort_keys=True).encode()).hexdigest()
+
+
+def _check_clip(spec, origin: str) -> None:
+    """``clip:`` is ``actmax``, ``clipact``, ``{method: clipact, rates, trials, iterations}`` or ``{LAYER: VALUE}``."""
+    if spec is None or spec in ("actmax", "clipact"):
+        return
+    if isinstance(spec, dict) and "method" in spec:
+        extra = sorted(set(spec) - {"method", "rates", "trials", "iterations", "rows"})
+        if spec["method"] not in ("actmax", "clipact") or extra or (spec["method"] == "actmax" and len(spec) > 1):
+            raise CodesignError(f"{origin}: clip.method must be actmax or clipact (clipact options: rates, trials, "
+                                f"iterations, rows){'; unknown ' + ', '.join(extra) if extra else ''}")
+        for key in ("trials", "iterations", "rows"):
+            v = spec.get(key, 1)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise CodesignError(f"{origin}: clip.{key} must be a positive integer")
+        rates = spec.get("rates", [1e-3])
+        if not isinstance(rates, list) or not rates or any(
+                isinstance(r, bool) or not isinstance(r, (int, float)) or not 0 < r < 1 for r in rates):
+            raise CodesignError(f"{origin}: clip.rates must be a list of bit error rates in (0, 1)")
+        return
+    if isinstance(spec, dict) and spec:
+        for k, v in spec.items():
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
+                raise CodesignError(f"{origin}: clip.{k} must be a threshold >= 0, got {v!r}")
+        return
+    raise CodesignError(f"{origin}: clip must be actmax, clipact, {{method: clipact, ...}} or {{LAYER: THRESHOLD}}")
+
+
+def _check_saf(spec, origin: str) -> None:
+    """``saf:`` is a function name or ``{function: NAME, layers: [LAYER, ...]}``."""
+    if spec is None:
+        return
+    from codesign.mitigate.saf import FUNCTIONS
+
+    fn = spec if isinstance(spec, str) else spec.get("function") if isinstance(spec, dict) else None
+    layers = spec.get("layers") if isinstance(spec, dict) else None
+    if fn not in FUNCTIONS or (isinstance(spec, dict) and set(spec) - {"function", "layers"}) or (
+            layers is not None and (not isinstance(layers, list) or not all(isinstance(l, str) for l in layers))):
+        raise CodesignError(f"{origin}: saf must be one of {', '.join(FUNCTIONS)} or {{function: NAME, layers: "
+                            "[LAYER, ...]}")
 
 
 def _load_npz(path: Path, xkey: str, ykey: str | None, metric: str) -> Data:

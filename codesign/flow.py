@@ -54,7 +54,7 @@ def run(design, out: str | Path = "out", levels=("qkeras", "sim")) -> dict:
     qnet = design.qnet()
     zm = design.zoo_model()
     data = design.dataset()
-    fidelity = verify(zm.onchip, qnet, data.x, levels)
+    fidelity = verify(zm.onchip, qnet, data.x, levels, base_qnet=design.base_qnet())
     from codesign.sim.forward import predict
 
     outputs = predict(qnet, data.x)

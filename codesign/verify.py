@@ -3,6 +3,9 @@
 QKeras is the reference. Inputs are first quantized to the chip's input type (what the input port receives) and
 QKeras gets those exact values, so a model without an input quantizer is compared on the same numbers as the chip.
 A mismatch is an input row whose outputs differ from QKeras in any element (exact comparison, no tolerance).
+
+A mitigated design (clipped activations) computes something QKeras does not: QKeras is then compared with the
+unmitigated QNet's simulator (it checks the IR), and every other level with the mitigated QNet's simulator.
 """
 
 from __future__ import annotations
@@ -23,15 +26,27 @@ def parse_levels(text: str | list[str]) -> list[str]:
     return levels
 
 
-def verify(keras_model, qnet, x: np.ndarray, levels=("qkeras", "sim"), batch_size: int = 4096) -> dict:
+def verify(keras_model, qnet, x: np.ndarray, levels=("qkeras", "sim"), batch_size: int = 4096,
+           base_qnet=None) -> dict:
+    """``base_qnet``: the unmitigated QNet when ``qnet`` carries a mitigation QKeras does not model."""
     levels = parse_levels(list(levels))
     codes = quantize_input(qnet, np.asarray(x))  # also checks the input shape
     xq = qnet.input_type.to_float(codes).astype(np.float32)
-    ref = np.asarray(keras_model.predict(xq, batch_size=batch_size, verbose=0), dtype=np.float64).reshape(len(x), -1)
-    result = {"model": qnet.name, "n_inputs": int(len(x)), "reference": "qkeras", "mismatches": {}, "max_abs_diff": {}}
+    keras_out = np.asarray(keras_model.predict(xq, batch_size=batch_size, verbose=0),
+                           dtype=np.float64).reshape(len(x), -1)
+    mitigated = base_qnet is not None and base_qnet.fingerprint() != qnet.fingerprint()
+    ref = predict(qnet, xq).reshape(len(x), -1) if mitigated else keras_out
+    result = {"model": qnet.name, "n_inputs": int(len(x)),
+              "reference": "sim of the mitigated QNet (QKeras vs the unmitigated QNet)" if mitigated else "qkeras",
+              "mismatches": {}, "max_abs_diff": {}}
     for level in levels:
         if level == "qkeras":
-            out = ref
+            out = keras_out
+            if mitigated:
+                base = predict(base_qnet, xq).reshape(len(x), -1)
+                result["mismatches"][level] = int(np.sum(np.any(out != base, axis=1)))
+                result["max_abs_diff"][level] = float(np.max(np.abs(out - base))) if len(out) else 0.0
+                continue
         elif level == "sim":
             out = predict(qnet, xq).reshape(len(x), -1)
         elif level == "hls":

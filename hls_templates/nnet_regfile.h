@@ -60,6 +60,17 @@ void rf_read_tmr(T r0[N], T r1[N], T r2[N], const typename rf_word<T>::bits_t ma
 }
 
 // The bias of a layer built without one: zeros, not registers (outside the fault space).
+// Saturated weight transform (SAF): each operand becomes table[its stored W-bit pattern] — a lookup table between
+// the weight register and the multiplier. The table holds raw operand codes.
+template <class T, unsigned N, unsigned L> void rf_saf(T out[N], const typename rf_word<T>::bits_t table[L]) {
+    #pragma HLS INLINE
+    for (unsigned i = 0; i < N; i++) {
+        #pragma HLS UNROLL
+        const typename rf_word<T>::bits_t pattern = out[i].range(T::width - 1, 0);
+        out[i].range(T::width - 1, 0) = table[pattern.to_uint()];
+    }
+}
+
 template <class T, unsigned N> void rf_zero(T out[N]) {
     #pragma HLS INLINE
     for (unsigned i = 0; i < N; i++) {

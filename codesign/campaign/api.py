@@ -27,9 +27,9 @@ from codesign.outdir import atomic_dir
 log = logging.getLogger(__name__)
 
 
-def evaluator_for(design, sample: int | None = None) -> Evaluator:
-    """The design's evaluator on all its rows, or on ``sample`` rows drawn without replacement (seeded by the
-    design seed, kept in data order)."""
+def sampled_cost(design, sample: int | None = None) -> Cost:
+    """The design's cost on all its rows, or on ``sample`` rows drawn without replacement (seeded by the design
+    seed, kept in data order)."""
     cost = Cost.for_design(design)
     if sample is not None and sample < len(cost.data.x):
         from dataclasses import replace
@@ -40,7 +40,12 @@ def evaluator_for(design, sample: int | None = None) -> Evaluator:
         idx = np.sort(np.random.default_rng([design.seed, 7]).choice(len(d.x), sample, replace=False))
         pick = lambda a: None if a is None else np.asarray(a)[idx]  # noqa: E731
         cost.data = replace(d, x=pick(d.x), y=pick(d.y), x48=pick(d.x48))
-    return Evaluator(design.qnet(), cost)
+    return cost
+
+
+def evaluator_for(design, sample: int | None = None) -> Evaluator:
+    """The design's evaluator on all its rows or on a row sample (:func:`sampled_cost`)."""
+    return Evaluator(design.qnet(), sampled_cost(design, sample))
 
 
 def campaign_key(design, evaluator: Evaluator, model: FaultModel, protected: np.ndarray | None) -> dict:

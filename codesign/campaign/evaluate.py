@@ -172,7 +172,8 @@ class Evaluator:
             new, old = tensors["kernel"].reshape(-1), layer.kernel.reshape(-1)
             elem = int(np.flatnonzero(new != old)[0])
             i, col = divmod(elem, n_out)
-            delta = (ops[:, i] * int(new[elem] - old[elem])) << (at.frac - prod_frac)
+            step = layer.effective_kernel(new[elem:elem + 1]) - layer.effective_kernel(old[elem:elem + 1])
+            delta = (ops[:, i] * int(step[0])) << (at.frac - prod_frac)
         else:
             new, old = tensors["bias"], layer.bias
             col = int(np.flatnonzero(new != old)[0])

@@ -82,7 +82,13 @@ def masking(design, qnet, plan, spec, workdir) -> dict:
             "unprotected_deviating": int(deviating), "inputs": int(ev.n_rows), "simulator_starts": int(starts)}
 
 
-def multibit(design, out, evaluator, spec, protected, workers: int) -> dict:
+def variant_tag(qnet, base_qnet) -> str:
+    """Store-name suffix of a campaign on a mitigated network (its stores must not share a path with the plain one)."""
+    fp = qnet.fingerprint()
+    return "" if fp == base_qnet.fingerprint() else f"-net{fp[:8]}"
+
+
+def multibit(design, out, evaluator, spec, protected, workers: int, suffix: str = "") -> dict:
     """The multi-bit campaign (same draws for every plan: fault id -> bits from the design seed) under ``protected``."""
     import hashlib
 
@@ -91,7 +97,7 @@ def multibit(design, out, evaluator, spec, protected, workers: int) -> dict:
 
     model = FaultModel("multibit", flips=spec.flips, trials=spec.trials, seed=design.seed)
     protected = None if protected is None or len(protected) == 0 else np.asarray(protected, dtype=np.int64)
-    tag = campaign_tag(model, protected)
+    tag = campaign_tag(model, protected) + suffix
     _, _, table, _ = run_campaign(design, out, model, tag, protected, workers=workers, evaluator=evaluator)
     order = np.argsort(table["fault_id"])
     d = np.asarray(table["delta_cost"], dtype=float)[order]
@@ -100,3 +106,28 @@ def multibit(design, out, evaluator, spec, protected, workers: int) -> dict:
             "error_rate": float(np.mean(d > 0)) if len(d) else 0.0,
             "mean_flips_applied": float(np.mean([len(b.split()) for b in table["bits"]])) if len(d) else 0.0,
             "tag": tag, "store_sha256": hashlib.sha256(d.tobytes()).hexdigest()[:16]}
+
+
+def ber_sweep(design, out, evaluator, spec, protected, workers: int, suffix: str = "") -> list:
+    """One BER campaign per rate of ``spec.ber_rates`` (same draws for every point) under ``protected``.
+
+    ``expected_cost`` is the mean cost over every data row at that rate (:func:`codesign.mitigate.clip.expected_cost`),
+    comparable across mitigations whose fault-free cost differs (clipping can cost accuracy without faults)."""
+    from codesign.campaign.api import campaign_tag, run_campaign
+    from codesign.campaign.faults import FaultModel
+
+    from codesign.mitigate.clip import expected_cost
+
+    protected = None if protected is None or len(protected) == 0 else np.asarray(protected, dtype=np.int64)
+    rows = []
+    for rate in spec.ber_rates:
+        model = FaultModel("ber", rate=rate, trials=spec.ber_trials, seed=design.seed)
+        tag = campaign_tag(model, protected) + suffix
+        _, _, table, _ = run_campaign(design, out, model, tag, protected, workers=workers, evaluator=evaluator)
+        raw = np.asarray(table["faulty_cost"], dtype=float) - evaluator.base_mean
+        rows.append({"rate": rate, "trials": int(len(raw)),
+                     "mean_delta_cost": float(np.mean(np.asarray(table["delta_cost"], dtype=float))),
+                     "error_rate": float(np.mean(np.asarray(table["delta_cost"]) > 0)),
+                     "expected_cost": expected_cost(evaluator, float(np.mean(raw))),
+                     "mean_flips_drawn": float(np.mean(table["n_drawn"]))})
+    return rows

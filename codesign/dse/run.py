@@ -1,6 +1,11 @@
 """Design-space exploration of selective TMR on one design: orders -> plans -> RTL -> Yosys area and equivalence ->
 RTL masking -> multi-bit campaign -> ``design_points.csv``, plots and ``report.html`` in ``<out>/<design>/dse/``.
 
+Activation clipping (``dse.clip``) and saturated weight transforms (``dse.saf``) add points on a mitigated network:
+alone (``clip-actmax``, ``saf-tanh``) and combined with TMR (``clip-actmax+bitwise-0.2``); each has its own
+unprotected reference for the equivalence proof, its own RTL and campaigns. ``dse.ber`` runs a bit-error-rate sweep
+of every point (``ber_sweep.csv``, ``plots/ber_sweep.png``).
+
 Each design point's measurements are kept in ``<out>/<design>/.work/dse/<point>-<plan hash>/`` (result.json, its RTL
 and simulation build) and the multi-bit campaigns in their resumable stores, so a killed run picks up where it
 stopped; ``dse/`` itself appears whole, at the end, or not at all.
@@ -23,15 +28,19 @@ import numpy as np
 
 from codesign.errors import CodesignError
 from codesign.outdir import atomic_dir
-from codesign.protect.budget import Budget, make_plan, select_bits
+from codesign.campaign.evaluate import Evaluator
+from codesign.protect.budget import Budget, make_plan, ranking_order, select_bits
 
 log = logging.getLogger(__name__)
 
 COLUMNS = ["design", "ranker", "budget", "protected_bits", "area_cells", "luts", "ffs", "latency_cycles",
            "cost_fault_free", "multibit_mean_delta_cost", "errors_prevented_pct", "equivalence", "masking_verified",
            "multibit_error_rate", "single_bit_expected_delta_cost", "single_bit_sum_delta_cost", "cmos_transistors",
-           "logic_depth", "area_overhead_pct", "multibit_flips", "multibit_trials", "metric", "point"]
-RESULT_VERSION = 5
+           "logic_depth", "area_overhead_pct", "multibit_flips", "multibit_trials", "metric", "point", "mitigation",
+           "variant", "clip_thresholds", "saf_function", "ber_mean_expected_cost"]
+BER_COLUMNS = ["design", "point", "mitigation", "protected_bits", "area_cells", "ber", "trials", "mean_flips_drawn",
+               "expected_cost", "mean_delta_cost", "error_rate"]
+RESULT_VERSION = 6
 
 
 @dataclass
@@ -39,11 +48,20 @@ class Point:
     ranker: str  # a ranker, 'oracle', or '-' for the references
     budget: str  # as in design_points.csv
     kind: Budget
+    variant: str = ""  # the mitigated network: '' (the design's own), 'clip-<method>' or 'saf-<function>'
 
     @property
     def id(self) -> str:
         r = "ref" if self.ranker == "-" else self.ranker
-        return f"{r}-{self.budget}".replace(":", "").replace("/", "_")
+        base = f"{r}-{self.budget}".replace(":", "").replace("/", "_")
+        if not self.variant:
+            return base
+        return self.variant + ("" if self.kind.kind == "none" else f"+{base}")
+
+    @property
+    def mitigation(self) -> str:
+        tmr = "tmr" if self.kind.kind != "none" else ""
+        return "+".join(m for m in (self.variant.split("-")[0], tmr) if m) or "none"
 
 
 def points_of(spec) -> list[Point]:
@@ -57,11 +75,33 @@ def points_of(spec) -> list[Point]:
         for text, b in spec.budgets:
             if b.kind not in ORACLE_BUDGETS:
                 pts.append(Point(r, text, b))
+    for v in [f"clip-{c}" for c in spec.clips] + [f"saf-{f}" for f in spec.safs]:
+        pts.append(Point("-", "none", Budget("none"), v))
+        for text, b in spec.combine:
+            pts.append(Point("-", "full", b, v) if b.kind == "full" else Point(spec.rankers[0], text, b, v))
     return pts
 
 
+def _variants(design, spec, progress) -> dict:
+    """The networks of the points: '' = the design's own, then one per clipping method and per weight transform,
+    each on the model's unmitigated network."""
+    from codesign.mitigate import clip, saf
+
+    nets = {"": design.qnet()}
+    for c in spec.clips:
+        if c == "actmax":
+            codes = clip.actmax(design.base_qnet(), design.dataset().x)
+        else:
+            codes = clip.variantact_cached(design, progress=progress)["codes"]
+        nets[f"clip-{c}"] = clip.with_clips(design.base_qnet(), codes)
+        progress(f"  clip {c}: thresholds {clip.thresholds_of(nets[f'clip-{c}'])}")
+    for f in spec.safs:
+        nets[f"saf-{f}"] = saf.with_saf(design.base_qnet(), f)
+        progress(f"  saf {f}: operand codes changed {saf.operand_error(design.base_qnet(), nets[f'saf-{f}'])}")
+    return nets
+
+
 def _orders(design, spec, out, delta) -> dict:
-    from codesign.protect.budget import ranking_order
 
     orders = {}
     for r in spec.rankers:
@@ -135,8 +175,15 @@ def run_dse(design, spec, out, workers: int = 2, progress=print) -> dict:
         done()
     done = stage("rankings")
     orders = _orders(design, spec, out, delta)
+    if spec.combine and spec.rankers[0] not in orders:
+        orders[spec.rankers[0]] = ranking_order(design, spec.rankers[0], out, delta)
+    done()
+    done = stage("clipping thresholds")
+    nets = _variants(design, spec, progress)
     done()
     evaluator = campaign_api.evaluator_for(design)
+    evaluators = {v: evaluator if not v else Evaluator(q, evaluator.cost) for v, q in nets.items()}
+    costs = {c: _fault_free_cost(design, q) for c, q in nets.items()}
     # a worker pool pays for spawning and shipping the evaluator: worth it only for heavy campaigns
     mb_workers = workers if evaluator.n_rows * spec.trials >= 200_000 else 1
 
@@ -146,23 +193,29 @@ def run_dse(design, spec, out, workers: int = 2, progress=print) -> dict:
     # in point order, so both cores stay busy across points; each point's multi-bit campaign and result file
     # follow in order as its tasks finish (a killed run keeps the points written so far).
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        gold = work / "gold" / "rtl"
-        ensure_rtl(qnet, gold, None)
+        golds = {}
+        for c, q in nets.items():
+            golds[c] = work / ("gold" if not c else f"gold-{c}") / "rtl"
+            ensure_rtl(q, golds[c], None)
 
         def launch(p: Point, bits: np.ndarray) -> None:
-            plan = make_plan(design.name, qnet, bits)
+            q = nets[p.variant]
+            plan = make_plan(design.name, q, bits)
             plans[p.id] = plan
-            sha = hashlib.sha256(np.sort(bits).tobytes()).hexdigest()[:12]
-            twin = next((q for q, (_, s_, _) in launched.items() if s_ == sha), None)
+            h = hashlib.sha256(np.sort(bits).tobytes())
+            if p.variant:
+                h.update(q.fingerprint().encode())
+            sha = h.hexdigest()[:12]
+            twin = next((q_ for q_, (_, s_, _) in launched.items() if s_ == sha), None)
             pdir = work / f"{p.id}-{sha}"
-            res = None if twin else _stored(pdir / "result.json", qnet)
+            res = None if twin else _stored(pdir / "result.json", q)
             tasks = None
             if twin is None and res is None:
                 rtl = pdir / "sim" / "rtl"
-                ensure_rtl(qnet, rtl, plan if len(bits) else None)  # the masking bench reuses it
+                ensure_rtl(q, rtl, plan if len(bits) else None)  # the masking bench reuses it
                 tasks = (pool.submit(_timed, measure.yosys_area, rtl, spec),
-                         pool.submit(_timed, measure.equivalent, gold, rtl),
-                         pool.submit(_timed, measure.masking, design, qnet, plan, spec, pdir / "sim"))
+                         pool.submit(_timed, measure.equivalent, golds[p.variant], rtl),
+                         pool.submit(_timed, measure.masking, design, q, plan, spec, pdir / "sim"))
             launched[p.id] = (p, sha, (pdir, twin, res, tasks, bits))
 
         def finish(p: Point) -> None:
@@ -173,15 +226,21 @@ def run_dse(design, spec, out, workers: int = 2, progress=print) -> dict:
                 _, r, pdir = results[twin]
                 res = {**r, "point": p.id, "ranker": p.ranker, "budget": p.budget, "same_plan_as": twin}
             elif res is None:
+                q, ev = nets[p.variant], evaluators[p.variant]
+                suffix = measure.variant_tag(q, qnet)
                 pdir.mkdir(parents=True, exist_ok=True)
-                res = {"version": RESULT_VERSION, "design_hash": qnet.fingerprint(), "point": p.id,
-                       "ranker": p.ranker, "budget": p.budget, "protected_bits": int(len(bits))}
+                res = {"version": RESULT_VERSION, "design_hash": q.fingerprint(), "point": p.id,
+                       "ranker": p.ranker, "budget": p.budget, "protected_bits": int(len(bits)), "variant": p.variant,
+                       "clip_thresholds": clip_thresholds(q), "saf_function": saf_function(q)}
                 (res["yosys"], t1), (res["equivalence"], t2), (res["masking"], t3) = [t.result() for t in tasks]
                 for name, t in (("yosys area", t1), ("yosys equivalence", t2), ("masking (cocotb + Icarus)", t3)):
                     timings[name] = round(timings.get(name, 0.0) + t, 1)
                 res["latency_cycles"] = json.loads((pdir / "sim" / "rtl" / "rtl.json").read_text())["latency_cycles"]
                 done = stage("multi-bit campaigns")
-                res["multibit"] = measure.multibit(design, out, evaluator, spec, bits, mb_workers)
+                res["multibit"] = measure.multibit(design, out, ev, spec, bits, mb_workers, suffix)
+                done()
+                done = stage("BER sweeps")
+                res["ber"] = measure.ber_sweep(design, out, ev, spec, bits, mb_workers, suffix)
                 done()
                 tmp = pdir / "result.tmp"
                 tmp.write_text(json.dumps(res))
@@ -206,7 +265,7 @@ def run_dse(design, spec, out, workers: int = 2, progress=print) -> dict:
             if p.id not in results:
                 finish(p)
     results = {p.id: results[p.id] for p in pts}  # point order
-    rows = _rows(design, qnet, spec, results, plans, delta, _fault_free_cost(design, qnet))
+    rows = _rows(design, qnet, spec, results, plans, delta, costs)
     summary = _summary(design, spec, rows, timings)
     _write(root / "dse", rows, summary, results, plans)
     return {**summary, "rows": rows, "dir": str(root / "dse")}
@@ -246,7 +305,19 @@ def _fmt(v):
     return v
 
 
-def _rows(design, qnet, spec, results, plans, delta, cost_fault_free) -> list[dict]:
+def clip_thresholds(qnet) -> dict:
+    from codesign.mitigate.clip import thresholds_of
+
+    return thresholds_of(qnet)
+
+
+def saf_function(qnet) -> str:
+    from codesign.ir.qnet import Dense
+
+    return ",".join(sorted({l.saf for l in qnet.layers if isinstance(l, Dense) and l.kernel_lut is not None}))
+
+
+def _rows(design, qnet, spec, results, plans, delta, costs) -> list[dict]:
     size = qnet.bitspace.size
     none = results["ref-none"][1]
     c_none = none["yosys"]["generic"]["cells"]
@@ -260,7 +331,7 @@ def _rows(design, qnet, spec, results, plans, delta, cost_fault_free) -> list[di
         if err_none.any():
             prevented = 100.0 * float(np.sum(err_none & ~err)) / float(err_none.sum())
         single_sum = single_mean = None
-        if delta is not None:
+        if delta is not None and not p.variant:  # the oracle is the unclipped network's
             unprot = np.ones(size, dtype=bool)
             unprot[plans[pid].bits] = False
             single_sum = float(np.nansum(delta[unprot]))
@@ -269,7 +340,7 @@ def _rows(design, qnet, spec, results, plans, delta, cost_fault_free) -> list[di
         rows.append({
             "design": design.name, "ranker": p.ranker, "budget": p.budget, "protected_bits": res["protected_bits"],
             "area_cells": y["generic"]["cells"], "luts": xil.get("luts"), "ffs": xil.get("ffs"),
-            "latency_cycles": res["latency_cycles"], "cost_fault_free": cost_fault_free,
+            "latency_cycles": res["latency_cycles"], "cost_fault_free": costs[p.variant],
             "multibit_mean_delta_cost": mb["mean_delta_cost"], "errors_prevented_pct": prevented,
             "equivalence": bool(res["equivalence"]["equivalent"]), "masking_verified": bool(res["masking"]["verified"]),
             "multibit_error_rate": mb["error_rate"], "single_bit_expected_delta_cost": single_mean,
@@ -278,6 +349,11 @@ def _rows(design, qnet, spec, results, plans, delta, cost_fault_free) -> list[di
             "area_overhead_pct": 100.0 * (y["generic"]["cells"] - c_none) / (c_full - c_none) if c_full > c_none
             else None,
             "multibit_flips": spec.flips, "multibit_trials": mb["trials"], "metric": design.metric, "point": pid,
+            "mitigation": p.mitigation, "variant": p.variant, "saf_function": res.get("saf_function", ""),
+            "clip_thresholds": ";".join(f"{k}={v:g}" for k, v in res.get("clip_thresholds", {}).items()),
+            "ber_mean_expected_cost": float(np.mean([b["expected_cost"] for b in res["ber"]])) if res.get("ber")
+            else None,
+            "_ber": res.get("ber") or [],
         })
     return rows
 
@@ -285,7 +361,8 @@ def _rows(design, qnet, spec, results, plans, delta, cost_fault_free) -> list[di
 def _summary(design, spec, rows, timings) -> dict:
     none = next(r for r in rows if r["point"] == "ref-none")
     target = 0.01 * none["multibit_mean_delta_cost"]
-    under = [r for r in rows if r["multibit_mean_delta_cost"] <= target and r["point"] != "ref-full"]
+    under = [r for r in rows if r["multibit_mean_delta_cost"] <= target and r["point"] != "ref-full"
+             and r["mitigation"] == "tmr"]
     best = min(under, key=lambda r: r["area_cells"], default=None)
     by_id = {r["point"]: r for r in rows}
     return {
@@ -308,6 +385,15 @@ def _write(final: Path, rows, summary, results, plans) -> None:
             w.writerow(COLUMNS)
             for r in rows:
                 w.writerow([_fmt(r[c]) for c in COLUMNS])
+        if any(r["_ber"] for r in rows):
+            with open(tmp / "ber_sweep.csv", "w", newline="") as f:
+                w = csv.writer(f)
+                w.writerow(BER_COLUMNS)
+                for r in rows:
+                    for b in r["_ber"]:
+                        w.writerow([_fmt(v) for v in (r["design"], r["point"], r["mitigation"], r["protected_bits"],
+                                                      r["area_cells"], b["rate"], b["trials"], b["mean_flips_drawn"],
+                                                      b["expected_cost"], b["mean_delta_cost"], b["error_rate"])])
         (tmp / "dse.json").write_text(json.dumps(summary, indent=1))
         for pid, (p, res, pdir) in results.items():
             d = tmp / "points" / pid

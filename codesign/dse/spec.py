@@ -10,6 +10,10 @@
       masking_group: 16                   # protected bits upset together per masking fault (1: each alone)
       unprotected_samples: 20             # unprotected bits whose RTL ΔC is compared with the simulator's
       yosys: {xilinx: true, cmos: true}
+      clip: [actmax, clipact]             # activation-clipping points (ClipAct's CReLU), without TMR
+      saf: [tanh, hardtanh]               # saturated-weight-transform points (a table per weight word)
+      combine: [0.2, full]                # ... each also with TMR from the first ranker at these budgets
+      ber: {rates: [1e-5, 1e-4, 1e-3], trials: 50}   # bit-error-rate sweep of every point (ber_sweep.csv)
     limits:                               # what `codesign check` enforces (any subset)
       max_multibit_delta_cost: 0.01
       max_area_cells: 2000000
@@ -30,7 +34,9 @@ LIMIT_KEYS = ("max_multibit_delta_cost", "max_area_cells", "max_luts", "max_area
               "min_errors_prevented_pct", "max_cost_fault_free")
 ORACLE_BUDGETS = ("sensitive", "observable")  # budgets that are sets read off the oracle, not a ranking's top
 FKERAS_FLIP_FRACTION = 960 / 12864  # FKeras §3.2.2: 960 flips in ECON-T's 12 864 weight bits
-DSE_KEYS = ("rankers", "budgets", "multibit", "masking_rows", "masking_group", "unprotected_samples", "yosys")
+DSE_KEYS = ("rankers", "budgets", "multibit", "masking_rows", "masking_group", "unprotected_samples", "yosys", "clip",
+            "saf", "combine", "ber")
+CLIP_METHODS = ("actmax", "clipact")
 
 
 @dataclass
@@ -45,6 +51,11 @@ class DseSpec:
     xilinx: bool = True
     cmos: bool = True
     limits: dict = field(default_factory=dict)
+    clips: list = field(default_factory=list)  # activation-clipping variants (CLIP_METHODS)
+    safs: list = field(default_factory=list)  # saturated weight transforms (codesign.mitigate.saf.FUNCTIONS)
+    combine: list = field(default_factory=list)  # (text, Budget) applied with every clipping variant
+    ber_rates: list = field(default_factory=list)
+    ber_trials: int = 0
 
     @property
     def needs_oracle(self) -> bool:
@@ -57,7 +68,9 @@ class DseSpec:
         return {"rankers": self.rankers, "budgets": [t for t, _ in self.budgets],
                 "multibit": {"flips": self.flips, "trials": self.trials}, "masking_rows": self.masking_rows,
                 "masking_group": self.masking_group,
-                "unprotected_samples": self.unprotected_samples, "yosys": {"xilinx": self.xilinx, "cmos": self.cmos}}
+                "unprotected_samples": self.unprotected_samples, "yosys": {"xilinx": self.xilinx, "cmos": self.cmos},
+                "clip": self.clips, "saf": self.safs, "combine": [t for t, _ in self.combine],
+                "ber": {"rates": self.ber_rates, "trials": self.ber_trials}}
 
 
 def budget_text(b: Budget) -> str:
@@ -116,6 +129,34 @@ def parse_spec(raw: dict, bits: int, origin: str = "design") -> DseSpec:
     ys = dse.get("yosys") or {}
     if not isinstance(ys, dict) or set(ys) - {"xilinx", "cmos"}:
         raise CodesignError(f"{origin}: dse.yosys must be a mapping with keys xilinx, cmos (true/false)")
+    clips = dse.get("clip") or []
+    if isinstance(clips, str):
+        clips = [clips]
+    if not isinstance(clips, list) or any(c not in CLIP_METHODS for c in clips):
+        raise CodesignError(f"{origin}: dse.clip must be a list of {', '.join(CLIP_METHODS)}")
+    from codesign.mitigate.saf import FUNCTIONS
+
+    safs = dse.get("saf") or []
+    if isinstance(safs, str):
+        safs = [safs]
+    if not isinstance(safs, list) or any(f not in FUNCTIONS for f in safs):
+        raise CodesignError(f"{origin}: dse.saf must be a list of {', '.join(FUNCTIONS)}")
+    combine = []
+    for b in dse.get("combine") or []:
+        parsed = parse_budget(b)
+        if parsed.kind not in ("fraction", "bits", "full"):
+            raise CodesignError(f"{origin}: dse.combine takes fractions, {{bits: N}} or full, not {b!r}")
+        combine.append((budget_text(parsed), parsed))
+    if combine and not clips and not safs:
+        raise CodesignError(f"{origin}: dse.combine needs dse.clip or dse.saf (it combines them with TMR)")
+    ber = dse.get("ber") or {}
+    if not isinstance(ber, dict) or set(ber) - {"rates", "trials"}:
+        raise CodesignError(f"{origin}: dse.ber must be a mapping with keys rates, trials")
+    rates = ber.get("rates", [])
+    if not isinstance(rates, list) or any(isinstance(r, bool) or not isinstance(r, (int, float)) or not 0 < r < 1
+                                          for r in rates):
+        raise CodesignError(f"{origin}: dse.ber.rates must be a list of bit error rates in (0, 1)")
+    ber_trials = _int(ber.get("trials", 50), "ber.trials", 1, origin) if rates else 0
     limits = raw.get("limits") or {}
     if not isinstance(limits, dict):
         raise CodesignError(f"{origin}: limits must be a mapping ({', '.join(LIMIT_KEYS)})")
@@ -128,4 +169,6 @@ def parse_spec(raw: dict, bits: int, origin: str = "design") -> DseSpec:
                    _int(dse.get("masking_rows", 2), "masking_rows", 1, origin),
                    _int(dse.get("masking_group", 16), "masking_group", 1, origin),
                    _int(dse.get("unprotected_samples", 20), "unprotected_samples", 0, origin),
-                   bool(ys.get("xilinx", True)), bool(ys.get("cmos", True)), dict(limits))
+                   bool(ys.get("xilinx", True)), bool(ys.get("cmos", True)), dict(limits),
+                   list(dict.fromkeys(clips)), list(dict.fromkeys(safs)), list(dict(combine).items()),
+                   sorted(float(r) for r in set(rates)), ber_trials)

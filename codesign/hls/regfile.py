@@ -260,9 +260,15 @@ def _storage_cpp(spec: RegfileSpec) -> str:
         if prot:
             masks = lay.masks[block.base: block.base + block.words]
             body = ", ".join(f"0x{int(m):x}" for m in masks)
-            lines.append(f"// TMR: bits voted 2-of-3 in each word (the rest read from r0)")
+            lines.append("// TMR: bits voted 2-of-3 in each word (the rest read from r0)")
             lines.append(f"static const nnet::rf_word<{var.type.name}>::bits_t tmr_mask_{var.name}[{block.words}] = "
                          f"{{{body}}};")
+        lut = _saf_table(lay.qnet, block)
+        if lut is not None:
+            mask = (1 << block.width) - 1
+            lines.append(f"// SAF ({block.segment.type}): stored word pattern -> operand code")
+            lines.append(f"static const nnet::rf_word<{var.type.name}>::bits_t saf_{var.name}[{len(lut)}] = "
+                         f"{{{', '.join(f'0x{int(v) & mask:x}' for v in lut)}}};")
     params = ", ".join(f"{v.type.name} {v.name}[{v.data_length}]" for v in _operand_vars(spec))
     lines += ["", "// One load-port write (if load_we), then the register contents as the layers' weight operands.",
               f"void codesign_regfile(rf_addr_t load_addr, rf_data_t load_data, bool load_we, {params}) {{",
@@ -288,10 +294,21 @@ def _storage_cpp(spec: RegfileSpec) -> str:
                          f"tmr_mask_{var.name}, {var.name});")
         else:
             lines.append(f"    nnet::rf_read<{var.type.name}, {block.words}>({arrs[0]}, {var.name});")
+    for block, var in spec.arrays:
+        lut = _saf_table(lay.qnet, block)
+        if lut is not None:
+            lines.append(f"    nnet::rf_saf<{var.type.name}, {block.words}, {len(lut)}>({var.name}, saf_{var.name});")
     for v in spec.zero_biases:
         lines.append(f"    nnet::rf_zero<{v.type.name}, {v.data_length}>({v.name});")
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def _saf_table(qnet, block):
+    """The SAF lookup table of a kernel block, or None."""
+    if block.segment.tensor != "kernel":
+        return None
+    return getattr(qnet.layers[block.segment.layer_index], "kernel_lut", None)
 
 
 def _operand_vars(spec: RegfileSpec) -> list:
@@ -511,7 +528,7 @@ void codesign_predict_codes(const long long *x, unsigned long long *y, long long
 def convert(keras_model, qnet, output_dir: str, backend: str = "Vivado", protected_bits=None,
             tb_inputs: np.ndarray | None = None):
     """hls4ml ModelGraph of ``keras_model`` carrying the :class:`RegfileSpec` its register-file writer needs."""
-    from codesign.hls.multithreshold import install
+    from codesign.hls import clip, multithreshold
     from codesign.ir.from_keras import _codes
 
     backend = backend_name(backend)
@@ -520,7 +537,8 @@ def convert(keras_model, qnet, output_dir: str, backend: str = "Vivado", protect
     check_keras(keras_model)
     _register()
     graph = to_hls4ml(strip_fkeras(keras_model), qnet.input_type, output_dir=output_dir, backend=backend)
-    install(graph, qnet)
+    multithreshold.install(graph, qnet)
+    clip.install(graph, qnet)
     wc = graph.config.writer_config
     # WriteWeightsTxt stays on (hls4ml's default) for the datapath constants only: C-sim then reads them from
     # firmware/weights/*.txt instead of running ~15k ap_fixed(double) constructors at start-up, which takes g++
@@ -530,9 +548,13 @@ def convert(keras_model, qnet, output_dir: str, backend: str = "Vivado", protect
     for block in layout.blocks:
         seg = block.segment
         var = graph.graph[seg.layer].weights["weight" if seg.tensor == "kernel" else "bias"]
-        codes = np.asarray(qnet.layers[seg.layer_index].params()[seg.tensor][0]).reshape(-1)
+        layer = qnet.layers[seg.layer_index]
+        codes = np.asarray(layer.params()[seg.tensor][0]).reshape(-1)
+        if seg.tensor == "kernel" and getattr(layer, "kernel_lut", None) is not None:
+            codes = None  # a SAF layer stores transformed codes: the Keras weights are not what the registers hold
         # QNet's codes are read from this very graph, element for element; anything else is a conversion bug.
-        if var.data_length != block.words or not np.array_equal(_codes(var, seg.type).reshape(-1), codes):
+        if var.data_length != block.words or (codes is not None and
+                                              not np.array_equal(_codes(var, seg.type).reshape(-1), codes)):
             raise RuntimeError(f"{seg.layer}/{seg.tensor}: hls4ml weight {var.name} differs from QNet")
         arrays.append((block, var))
     for layer in qnet.layers:

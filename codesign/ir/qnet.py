@@ -45,6 +45,11 @@ class Dense(Layer):
     bias_type: FixedType = None
     accum_type: FixedType = None
     use_bias: bool = True  # a layer built with use_bias=False has no bias registers (zeros, outside BitSpace)
+    # Saturated weight transform (SAF): the kernel registers hold stored codes and the multiplier gets
+    # kernel_lut[stored word] (a kernel_type code; index = the word's W-bit pattern, two's complement for signed
+    # types) — a lookup table between register and multiplier. None = the registers feed the multiplier directly.
+    kernel_lut: np.ndarray | None = field(repr=False, default=None)
+    saf: str = ""  # the function the LUT was made from (informative)
 
     kind = "dense"
 
@@ -54,8 +59,22 @@ class Dense(Layer):
             p["bias"] = (self.bias, self.bias_type)
         return p
 
+    def effective_kernel(self, stored: np.ndarray | None = None) -> np.ndarray:
+        """The codes the multiplier sees for stored kernel codes ``stored`` (default: the layer's own)."""
+        k = self.kernel if stored is None else stored
+        if self.kernel_lut is None:
+            return k
+        return self.kernel_lut[np.asarray(k, dtype=np.int64) & ((1 << self.kernel_type.width) - 1)]
+
     def attrs(self):
-        return {"accum_type": self.accum_type.to_dict(), "use_bias": self.use_bias}
+        return {"accum_type": self.accum_type.to_dict(), "use_bias": self.use_bias,
+                **({"saf": self.saf} if self.kernel_lut is not None else {})}
+
+    def arrays(self):
+        out = {"kernel": self.kernel, "bias": self.bias}
+        if self.kernel_lut is not None:
+            out["kernel_lut"] = self.kernel_lut
+        return out
 
 
 @dataclass
@@ -71,12 +90,20 @@ class Conv2D(Dense):
 
 @dataclass
 class Activation(Layer):
-    function: str = "linear"  # relu | linear; the cast to out_type is the quantizer
+    """``function`` then the cast to ``out_type`` (the quantizer).
+
+    ``clip``: ClipAct's clipped ReLU (CReLU, SSL paper eq. 1) on the output codes — a code above ``clip`` becomes 0,
+    on the hypothesis that a very large activation comes from a fault. None = no clipping. A mitigation chosen by
+    codesign (not in the QKeras model), so it is serialized only when set and plain networks keep their fingerprint.
+    """
+
+    function: str = "linear"  # relu | linear
+    clip: int | None = None
 
     kind = "activation"
 
     def attrs(self):
-        return {"function": self.function}
+        return {"function": self.function, **({"clip": int(self.clip)} if self.clip is not None else {})}
 
 
 @dataclass
@@ -229,7 +256,7 @@ class QNet:
                 kw["strides"], kw["pads"] = tuple(d["strides"]), tuple(d["pads"])
             if "use_bias" in d:
                 kw["use_bias"] = d["use_bias"]
-            for key in ("function", "bn"):
+            for key in ("function", "bn", "clip", "saf"):
                 if key in d:
                     kw[key] = d[key]
             layers.append(kls(**kw))

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from codesign.errors import CodesignError
 
-TEXT_COLUMNS = ("design", "ranker", "budget", "metric", "point")
+TEXT_COLUMNS = ("design", "ranker", "budget", "metric", "point", "mitigation", "variant", "clip_thresholds",
+                "saf_function")
 BOOL_COLUMNS = ("equivalence", "masking_verified")
 REQUIRED_COLUMNS = ("design", "ranker", "budget", "equivalence", "masking_verified")
 X_AREA, Y_DELTA = "area_cells", "multibit_mean_delta_cost"
@@ -71,9 +72,15 @@ def number(value) -> float | None:
 
 
 def reference(point: dict) -> str | None:
-    """'none' or 'full' for the two reference points, None for a ranker's plan."""
+    """'none' or 'full' for the two reference points, None for a ranker's plan or a mitigated network's point."""
     budget = str(point.get("budget") or "").strip().lower()
-    return budget if budget in ("none", "full") else None
+    return budget if budget in ("none", "full") and not point.get("variant") else None
+
+
+def series(point: dict) -> str:
+    """The line a point belongs to in the plots: its ranker, or its mitigated network (``clip-actmax``,
+    ``saf-tanh``)."""
+    return str(point["variant"]) if point.get("variant") else str(point.get("ranker"))
 
 
 def label(point: dict) -> str:
@@ -81,6 +88,8 @@ def label(point: dict) -> str:
     ref = reference(point)
     if ref:
         return ref
+    if point.get("variant"):
+        return str(point.get("point") or f"{point['variant']}/{point.get('budget')}")
     return f"{point.get('ranker') or '?'}/{point.get('budget') or '?'}"
 
 
@@ -118,7 +127,7 @@ def _colours(points: list[dict]) -> dict[str, object]:
     import matplotlib
 
     cmap = matplotlib.colormaps["tab10"]
-    rankers = sorted({str(p.get("ranker")) for p in points if not reference(p)})
+    rankers = sorted({series(p) for p in points if not reference(p)})
     return {r: cmap(i % 10) for i, r in enumerate(rankers)}
 
 
@@ -161,7 +170,7 @@ def _pareto_plot(points: list[dict], colours: dict, path: Path) -> Path:
     for i in have:
         p = points[i]
         ref = reference(p)
-        style = REF_STYLE[ref] if ref else dict(color=colours[str(p.get("ranker"))], marker="o")
+        style = REF_STYLE[ref] if ref else dict(color=colours[series(p)], marker="o")
         ax.scatter(number(p[X_AREA]), number(p[Y_DELTA]), s=60 if i in on_front else 28, color=style["color"],
                    marker=style["marker"], edgecolors="red" if i in on_front else "none", linewidths=1.5, zorder=3)
     if front:
@@ -194,7 +203,7 @@ def _budget_plot(points: list[dict], colours: dict, path: Path) -> Path:
     any_drawn = False
     for ranker, colour in colours.items():
         xs = sorted((number(p.get("protected_bits")), number(p.get(Y_DELTA))) for p in points
-                    if not reference(p) and str(p.get("ranker")) == ranker
+                    if not reference(p) and series(p) == ranker
                     and number(p.get("protected_bits")) is not None and number(p.get(Y_DELTA)) is not None)
         if xs:
             ax.plot([a for a, _ in xs], [b for _, b in xs], marker="o", ms=4, color=colour, label=_tex(ranker))
@@ -227,7 +236,7 @@ def _area_plot(points: list[dict], colours: dict, path: Path) -> Path:
     any_drawn = False
     for ranker, colour in colours.items():
         xs = sorted((number(p.get("protected_bits")), number(p.get(X_AREA))) for p in points
-                    if not reference(p) and str(p.get("ranker")) == ranker
+                    if not reference(p) and series(p) == ranker
                     and number(p.get("protected_bits")) is not None and number(p.get(X_AREA)) is not None)
         if xs:
             ax.plot([a for a, _ in xs], [b for _, b in xs], marker="o", ms=4, color=colour, lw=0.8, alpha=0.85,
@@ -260,9 +269,54 @@ def _area_plot(points: list[dict], colours: dict, path: Path) -> Path:
 
 
 PLOTS = ("pareto_area_vs_delta.png", "budget_vs_delta.png", "area_vs_protected.png")
+BER_PLOT = "ber_sweep.png"
 
 
-def dse_plots(points, out_dir: str | Path) -> list[Path]:
+def read_ber(path: str | Path) -> list[dict]:
+    """Rows of a ber_sweep.csv (numbers as float); [] when the run has no BER sweep."""
+    path = Path(path)
+    if not path.is_file():
+        return []
+    with open(path, newline="", encoding="utf-8") as f:
+        return [{c: _cell(c, v) for c, v in r.items()} for r in csv.DictReader(f)]
+
+
+def ber_plot(ber_rows: list[dict], points: list[dict], path: Path) -> Path:
+    """Expected cost against bit error rate, one curve per design point (log x), the unprotected fault-free cost
+    as a dotted line: mitigations compared at equal fault rate, with each point's area in the legend."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7.5, 5))
+    by_point: dict[str, list] = {}
+    for r in ber_rows:
+        if number(r.get("ber")) is not None and number(r.get("expected_cost")) is not None:
+            by_point.setdefault(str(r["point"]), []).append((number(r["ber"]), number(r["expected_cost"]),
+                                                             number(r.get("area_cells"))))
+    import matplotlib
+
+    cmap = matplotlib.colormaps["tab10"]
+    for i, (pid, xs) in enumerate(by_point.items()):
+        xs.sort()
+        area = xs[0][2]
+        ref = {"ref-none": "none", "ref-full": "full"}.get(pid)
+        style = dict(color=REF_STYLE[ref]["color"], ls=REF_STYLE[ref]["ls"]) if ref else dict(color=cmap(i % 10))
+        ax.plot([a for a, _, _ in xs], [b for _, b, _ in xs], marker="o", ms=4, lw=1.2,
+                label=_tex(f"{pid} ({area:,.0f} cells)" if area is not None else pid), **style)
+    base = next((number(p.get("cost_fault_free")) for p in points if str(p.get("point")) == "ref-none"), None)
+    if base is not None:
+        ax.axhline(base, color="black", ls=":", lw=0.8, label=f"fault-free cost {base:.4g}")
+    if by_point:
+        ax.set_xscale("log")
+        ax.legend(fontsize=7, loc="best")
+    else:
+        _no_data(ax, "a BER sweep")
+    ax.set_xlabel("bit error rate (weight and bias bits)")
+    ax.set_ylabel("expected cost over all rows (lower is better)")
+    ax.set_title(_title(points, "cost under random bit errors"))
+    ax.grid(alpha=0.3)
+    return _save(fig, path)
+
+
+def dse_plots(points, out_dir: str | Path, ber_rows: list[dict] | None = None) -> list[Path]:
     """Write the three trade-off PNGs into ``out_dir`` and return their paths (always all three: a figure whose
     quantities were not measured says so instead of silently missing).
 
@@ -272,5 +326,8 @@ def dse_plots(points, out_dir: str | Path) -> list[Path]:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     colours = _colours(pts)
-    return [_pareto_plot(pts, colours, out / PLOTS[0]), _budget_plot(pts, colours, out / PLOTS[1]),
-            _area_plot(pts, colours, out / PLOTS[2])]
+    paths = [_pareto_plot(pts, colours, out / PLOTS[0]), _budget_plot(pts, colours, out / PLOTS[1]),
+             _area_plot(pts, colours, out / PLOTS[2])]
+    if ber_rows:
+        paths.append(ber_plot(ber_rows, pts, out / BER_PLOT))
+    return paths

@@ -83,6 +83,9 @@ CAPTIONS = {
                            "lines are the references (none: no TMR, full: every bit triplicated). A better ranker "
                            "reaches a low ΔC with fewer bits.",
     "area_vs_protected.png": "Area against the number of protected bits: what each triplicated bit costs.",
+    "ber_sweep.png": "Expected cost over all rows against the bit error rate of the weight and bias registers, one "
+                     "curve per design point (activation clipping, selective TMR, combinations, the references), "
+                     "with each point's area: which mitigation is better at equal fault rate, and what it costs.",
 }
 
 
@@ -240,7 +243,9 @@ def write_report(run_dir: str | Path) -> Path:
         raise CodesignError(f"{run_dir} holds {len(runs)} design runs ({', '.join(r.parent.name for r in runs)}); "
                             "give one design's directory")
     run = read_run(runs[0])
-    plots = dse_plots(run["points"], run["dir"] / "plots")
+    from codesign.report.dse import read_ber
+
+    plots = dse_plots(run["points"], run["dir"] / "plots", read_ber(run["dir"] / "ber_sweep.csv"))
     text = render(run, plots)
     final = run["dir"] / "report.html"
     fd, tmp = tempfile.mkstemp(prefix=".report.html.", dir=run["dir"])

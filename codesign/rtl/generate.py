@@ -365,6 +365,8 @@ class _Gen:
             for i in range(0, n, 16):
                 body.append(f"wire {rng}" + ", ".join(outs[i:i + 16]) + ";")
             base = f"{self.top}_L{li}_{layer.kind}"
+            if isinstance(layer, Dense) and layer.kernel_lut is not None:
+                body += self._saf_tables(li, layer)
             for k, (mod, conns) in enumerate(self._stage(li, layer, cur, x_type, outs)):
                 name = self._module(mod, base)
                 body += _instance(name, f"u{li}_{k}", [("clk", "clk"), ("en", valid)] + conns)
@@ -454,12 +456,32 @@ class _Gen:
             if n not in texts:
                 texts[n] = self._mac_unit(layer, x_type, n, b_words is not None)
             conns = [(f"x{i}", xs[j]) for i, (j, _) in enumerate(terms)]
-            conns += [(f"k{i}", f"wd{k_words[kk].address}") for i, (_, kk) in enumerate(terms)]
+            kw = "e" if layer.kernel_lut is not None else "wd"  # SAF: the table's output, not the register
+            conns += [(f"k{i}", f"{kw}{k_words[kk].address}") for i, (_, kk) in enumerate(terms)]
             if b_words is not None:
                 conns.append(("b", f"wd{b_words[o % n_out].address}"))
             conns.append(("y", outs[o]))
             units.append((texts[n], conns))
         return units
+
+    def _saf_tables(self, li, layer) -> list[str]:
+        """A saturated weight transform: one lookup table per kernel word, between its register (wd<a>) and the
+        multipliers (e<a>); one combinational module per layer (its table)."""
+        kt = layer.kernel_type
+        W = kt.width
+        mask = (1 << W) - 1
+        rows = [f"      {W}'d{p}: q = {W}'d{int(v) & mask};" for p, v in enumerate(layer.kernel_lut)]
+        text = "\n".join([f"// SAF ({layer.saf or 'table'}) of layer {layer.name!r}: stored {kt} code -> multiplier "
+                          "operand code", f"module {_NAME} (", f"  input wire [{W - 1}:0] d,",
+                          f"  output reg [{W - 1}:0] q", ");", "  always @(*) begin", "    case (d)", *rows,
+                          "      default: q = " + f"{W}'d0;", "    endcase", "  end", "endmodule", ""])
+        name = self._module(text, f"{self.top}_L{li}_saf")
+        lines = []
+        for wd in self.by_tensor[(li, "kernel")]:
+            lines.append(f"wire [{W - 1}:0] e{wd.address};")
+            lines.append(f"{name} u_saf{wd.address} (.d(wd{wd.address}), .q(e{wd.address}));")
+            self.instances += 1
+        return lines
 
     def _mac_unit(self, layer, x_type, n_terms, has_bias) -> str:
         """y = cast(sum_i x_i * k_i (+ b)), exactly as codesign.sim.forward evaluates a dense/conv output."""
@@ -530,6 +552,8 @@ class _Gen:
             elif layer.function not in ("relu", "linear"):
                 raise CodesignError(f"the RTL generator supports relu and linear activations, not {layer.function!r}")
             body += t.cast(x_type.frac, ot)
+            if layer.clip is not None and layer.clip < t.hi:  # CReLU: a code above the threshold becomes 0
+                body.append(f"if ({t.name} > {_lit(int(layer.clip), width)}) {t.name} = {width}'sd0;")
             body.append(f"{outs[j]} <= {t.name}[{ot.width - 1}:0];")
         return body, [(t.name, width, True)]
 

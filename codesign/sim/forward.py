@@ -85,7 +85,7 @@ def layer_inputs(layer, x: np.ndarray) -> np.ndarray:
 def accumulate(layer, x2d: np.ndarray, x_type: FixedType, params: dict | None = None) -> np.ndarray:
     """accum_t codes of a Dense/Conv2D layer for its 2-D operand (see :func:`layer_inputs`)."""
     params = params or {}
-    k = params.get("kernel", layer.kernel)
+    k = layer.effective_kernel(params.get("kernel"))
     b = params.get("bias", layer.bias)
     return _accumulate(x2d, x_type, k.reshape(-1, k.shape[-1]), layer.kernel_type, b, layer.bias_type,
                        layer.accum_type)
@@ -99,7 +99,8 @@ def run_layer(layer, x: np.ndarray, x_type: FixedType, params: dict | None = Non
     if isinstance(layer, Activation):
         if layer.function == "relu":
             x = np.where(x > 0, x, 0)
-        return cast(x, x_type.frac, layer.out_type)
+        y = cast(x, x_type.frac, layer.out_type)
+        return y if layer.clip is None else np.where(y > layer.clip, 0, y)
     if isinstance(layer, BatchNorm):
         prod_frac = x_type.frac + layer.scale_type.frac
         frac = max(prod_frac, layer.bias_type.frac)
