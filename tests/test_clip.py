@@ -178,12 +178,14 @@ def test_design_clip_option_and_its_errors(files, tmp_path):  # noqa: F811
 CLIP_DSE = """\
 dse:
   rankers: [bitwise]
-  budgets: [0.25]
+  budgets: []
   multibit: {flips: 6, trials: 20}
   masking_rows: 2
   masking_group: 4
   unprotected_samples: 4
-  clip: [actmax]
+  yosys: {xilinx: false, cmos: false}
+  clip: [actmax, clipact]
+  saf: [hardtanh]
   combine: [0.25]
   ber: {rates: [0.01, 0.05], trials: 8}
 """
@@ -202,18 +204,20 @@ def test_dse_with_clipping_points_and_a_ber_sweep(files, tmp_path):  # noqa: F81
     with open(dse / "design_points.csv", newline="") as f:
         rows = {r["point"]: r for r in csv.DictReader(f)}
     assert {p: r["mitigation"] for p, r in rows.items()} == {
-        "ref-none": "none", "ref-full": "tmr", "bitwise-0.25": "tmr", "clip-actmax": "clip",
-        "clip-actmax+bitwise-0.25": "clip+tmr"}
+        "ref-none": "none", "ref-full": "tmr", "clip-actmax": "clip",
+        "clip-actmax+bitwise-0.25": "clip+tmr", "clip-clipact": "clip", "clip-clipact+bitwise-0.25": "clip+tmr",
+        "saf-hardtanh": "saf", "saf-hardtanh+bitwise-0.25": "saf+tmr"}
+    assert rows["saf-hardtanh"]["saf_function"] == "hardtanh" and rows["clip-clipact"]["clip_thresholds"]
     assert all(r["equivalence"] == "true" and r["masking_verified"] == "true" for r in rows.values())
     design = Design.load(path)
     top = clip.actmax(design.base_qnet(), design.dataset().x)["a1"]
     t = design.base_qnet().layer("a1").out_type.to_float(np.array([top]))[0]
     assert rows["clip-actmax"]["clip_thresholds"] == f"a1={t:g}"
-    assert rows["clip-actmax+bitwise-0.25"]["protected_bits"] == rows["bitwise-0.25"]["protected_bits"]
+    assert int(rows["clip-actmax+bitwise-0.25"]["protected_bits"]) == round(0.25 * len(design.qnet().bitspace))
     assert int(rows["clip-actmax"]["protected_bits"]) == 0
     with open(dse / "ber_sweep.csv", newline="") as f:
         ber = list(csv.DictReader(f))
-    assert len(ber) == 5 * 2 and {r["ber"] for r in ber} == {"0.01", "0.05"}
+    assert len(ber) == 8 * 2 and {r["ber"] for r in ber} == {"0.01", "0.05"}
     full = [r for r in ber if r["point"] == "ref-full"]
     for r in full:  # every bit triplicated: no upset gets through, the cost is the fault-free one
         assert float(r["expected_cost"]) == pytest.approx(float(rows["ref-full"]["cost_fault_free"]))

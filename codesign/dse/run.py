@@ -92,7 +92,7 @@ def _variants(design, spec, progress) -> dict:
         if c == "actmax":
             codes = clip.actmax(design.base_qnet(), design.dataset().x)
         else:
-            codes = clip.variantact_cached(design, progress=progress)["codes"]
+            codes = clip.clipact_cached(design, progress=progress)["codes"]
         nets[f"clip-{c}"] = clip.with_clips(design.base_qnet(), codes)
         progress(f"  clip {c}: thresholds {clip.thresholds_of(nets[f'clip-{c}'])}")
     for f in spec.safs:
@@ -230,8 +230,8 @@ def run_dse(design, spec, out, workers: int = 2, progress=print) -> dict:
                 suffix = measure.variant_tag(q, qnet)
                 pdir.mkdir(parents=True, exist_ok=True)
                 res = {"version": RESULT_VERSION, "design_hash": q.fingerprint(), "point": p.id,
-                       "ranker": p.ranker, "budget": p.budget, "protected_bits": int(len(bits)), "variant": p.variant,
-                       "clip_thresholds": clip_thresholds(q), "saf_function": saf_function(q)}
+                       "ranker": p.ranker, "budget": p.budget, "protected_bits": int(len(bits)),
+                       "variant": p.variant, "clip_thresholds": clip_thresholds(q), "saf_function": saf_function(q)}
                 (res["yosys"], t1), (res["equivalence"], t2), (res["masking"], t3) = [t.result() for t in tasks]
                 for name, t in (("yosys area", t1), ("yosys equivalence", t2), ("masking (cocotb + Icarus)", t3)):
                     timings[name] = round(timings.get(name, 0.0) + t, 1)

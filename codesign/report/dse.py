@@ -293,14 +293,19 @@ def ber_plot(ber_rows: list[dict], points: list[dict], path: Path) -> Path:
                                                              number(r.get("area_cells"))))
     import matplotlib
 
-    cmap = matplotlib.colormaps["tab10"]
-    for i, (pid, xs) in enumerate(by_point.items()):
+    cmap = matplotlib.colormaps["tab20" if len(by_point) > 12 else "tab10"]
+    k = 0
+    for pid, xs in by_point.items():
         xs.sort()
         area = xs[0][2]
         ref = {"ref-none": "none", "ref-full": "full"}.get(pid)
-        style = dict(color=REF_STYLE[ref]["color"], ls=REF_STYLE[ref]["ls"]) if ref else dict(color=cmap(i % 10))
-        ax.plot([a for a, _, _ in xs], [b for _, b, _ in xs], marker="o", ms=4, lw=1.2,
-                label=_tex(f"{pid} ({area:,.0f} cells)" if area is not None else pid), **style)
+        if ref:  # the references on top, in their own style
+            style = dict(color=REF_STYLE[ref]["color"], ls=REF_STYLE[ref]["ls"], lw=2.0, zorder=4)
+        else:
+            style = dict(color=cmap(k % cmap.N))
+            k += 1
+        ax.plot([a for a, _, _ in xs], [b for _, b, _ in xs], marker="o", ms=4, **{"lw": 1.2, **style},
+                label=_tex(f"{pid} ({area:,.0f} cells)" if area is not None else pid))
     base = next((number(p.get("cost_fault_free")) for p in points if str(p.get("point")) == "ref-none"), None)
     if base is not None:
         ax.axhline(base, color="black", ls=":", lw=0.8, label=f"fault-free cost {base:.4g}")
