@@ -6,13 +6,10 @@ Activation pair of a converted ModelGraph for one MultiThreshold node carrying Q
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
+from codesign.hls.extension import register_kind, swap_node
 from codesign.ir.fixed import FixedType
-
-TEMPLATES = Path(__file__).resolve().parents[2] / "hls_templates"
 _registered = False
 
 config_template = """struct config{index} : nnet::multithreshold_config {{
@@ -31,10 +28,8 @@ def _register():
     global _registered
     if _registered:
         return
-    from hls4ml.backends import get_backend
-    from hls4ml.backends.template import FunctionCallTemplate, LayerConfigTemplate
     from hls4ml.model.attributes import Attribute, TypeAttribute, WeightAttribute
-    from hls4ml.model.layers import Layer, register_layer
+    from hls4ml.model.layers import Layer
 
     class MultiThreshold(Layer):
         _expected_attributes = [
@@ -50,37 +45,12 @@ def _register():
             self.add_weights_variable(name="direction", var_name="d{index}", data=self.get_attr("direction_data"),
                                       precision=self.get_attr("direction_precision"))
 
-    class ConfigTemplate(LayerConfigTemplate):
-        def __init__(self):
-            super().__init__(MultiThreshold)
-            self.template = config_template
+    def weight_names(node, params):
+        params["thresholds"] = node.get_weights("thresholds").name
+        params["direction"] = node.get_weights("direction").name
 
-        def format(self, node):
-            return self.template.format(**self._default_config_params(node))
-
-    class FunctionTemplate(FunctionCallTemplate):
-        def __init__(self):
-            super().__init__(MultiThreshold, include_header=["nnet_utils/nnet_multithreshold.h"])
-            self.template = function_template
-
-        def format(self, node):
-            params = self._default_function_params(node)
-            params["thresholds"] = node.get_weights("thresholds").name
-            params["direction"] = node.get_weights("direction").name
-            return self.template.format(**params)
-
-    header = TEMPLATES / "nnet_multithreshold.h"
-    if not header.is_file():
-        from codesign.errors import CodesignError
-
-        raise CodesignError(f"{header} is missing: codesign's HLS templates live in the repository; install it "
-                            "from a checkout with `pip install -e .`")
-    register_layer("MultiThreshold", MultiThreshold)
-    for name in ("Vivado", "Vitis"):
-        backend = get_backend(name)
-        backend.register_template(ConfigTemplate)
-        backend.register_template(FunctionTemplate)
-        backend.register_source(header)
+    register_kind("MultiThreshold", MultiThreshold, config_template, function_template, "nnet_multithreshold.h",
+                  weight_names)
     _registered = True
 
 
@@ -92,7 +62,6 @@ def _precision(t: FixedType):
 
 def install(graph, qnet) -> None:
     """Replace BatchNormalization + Activation pairs of ``graph`` by MultiThreshold nodes from ``qnet``."""
-    from hls4ml.model.optimizer import get_optimizer
     from hls4ml.model.types import IntegerPrecisionType
 
     from codesign.ir.qnet import Threshold
@@ -120,15 +89,6 @@ def install(graph, qnet) -> None:
             "result_precision": act.get_output_variable().type.precision,
         }
         graph.remove_node(bn)
-        # Take over the activation's index, so its output keeps the C++ name (layerN_out) that later layers and
-        # in-place aliases (io_parallel Reshape/Flatten) were rendered with.
-        next_layer = graph.next_layer
-        graph.next_layer = lambda: act.index
-        try:
-            node = graph.make_node("MultiThreshold", layer.name, attrs, list(bn.inputs), list(act.outputs))
-        finally:
-            graph.next_layer = next_layer
-        graph.replace_node(act, node)
-        get_optimizer(f"{backend}:transform_types").transform(graph, node)
+        swap_node(graph, act, "MultiThreshold", layer.name, attrs, bn.inputs)
     # Downstream calls name their input variable by layer index: re-render every layer's C++ from its template.
     graph.apply_flow(f"{backend}:apply_templates", reapply="single")

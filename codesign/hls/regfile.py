@@ -36,7 +36,7 @@ import numpy as np
 from codesign.errors import CodesignError
 from codesign.hls.injection import HlsLevel, RegfileCsim  # noqa: F401  (the C-sim side, re-exported)
 from codesign.hls.layout import RegfileLayout
-from codesign.hls.multithreshold import TEMPLATES
+from codesign.hls.extension import TEMPLATES
 from codesign.ir.from_keras import check_keras, onchip_part, quiet_stdout, strip_fkeras, to_hls4ml
 
 PROJECT = "myproject"
