@@ -53,11 +53,19 @@ def test_a_broken_gate_is_not_equivalent(tmp_path):
     base = tmp_path / "base"
     shutil.copytree(gate, base)
 
-    # an unprotected bit of a split word loads the wrong data bit
+    # an unprotected bit of a split word loads the wrong data bit: the word kind's own proof fails, and says which
     _edit(gate, top, r"(b)([1-9]) <= d\[\2\];", r"\g<1>\2 <= d[0];")
     r = equivalence(gold, gate)
     assert not r["equivalent"] and r["unproven"] > 0 and r["datapath_identical"], r
-    assert any("u_datapath.wd" in c for c in r["unproven_cells"])
+    assert all(c.startswith(f"{top}_tmrword_") for c in r["unproven_cells"]) and r["unproven_cells"], r
+
+    # every word kind intact, but one split word loads at another address: the top's proof fails
+    shutil.rmtree(gate)
+    shutil.copytree(base, gate)
+    _edit(gate, top, r"(_we = load_we && load_addr == \d+'d)(\d+);", r"\g<1>999;")
+    r = equivalence(gold, gate)
+    assert not r["equivalent"] and r["word_kind_cells_proven"] > 0, r
+    assert any("u_datapath.wd" in c for c in r["unproven_cells"]), r
 
     # a voted bit wired to the wrong place in its word
     shutil.rmtree(gate)
