@@ -108,24 +108,36 @@ class Design:
     # --- model -----------------------------------------------------------------------------------------------
 
     def zoo_model(self):
-        """The loaded model bundle (on-chip Keras model, optional float decoder, input precision)."""
+        """The loaded model bundle (on-chip Keras model, optional float decoder, input precision). With ``saf:
+        {train: ...}`` its on-chip model is the one fine-tuned with the weight tables (cached on disk)."""
         if "model" not in self._cache:
-            from codesign.models import zoo
+            zm = self._loaded_model()
+            spec = self.saf_spec()
+            if spec is not None and spec.train is not None:
+                from codesign.ir.from_keras import from_keras
+                from codesign.mitigate.saf_train import finetuned
 
-            if "zoo" in self.model:
-                zm = zoo.get(self.model["zoo"], data_dir=self.data_dir, seed=self.seed)
-            else:
-                from codesign.models.loading import load_model
-
-                keras_model = load_model(self._path(self.model["path"]))
-                zm = zoo.ZooModel(self.name, keras_model, None, self.metric, None, "user")
-            from codesign.ir.from_keras import onchip_part
-
-            zm.onchip = onchip_part(zm.onchip)
-            if self.model.get("input_precision"):
-                zm.input_precision = self.model["input_precision"]
+                zm = finetuned(zm, from_keras(zm.onchip, self.name, zm.input_precision), spec, self.data_dir,
+                               self.seed)
             self._cache["model"] = zm
         return self._cache["model"]
+
+    def _loaded_model(self):
+        from codesign.models import zoo
+
+        if "zoo" in self.model:
+            zm = zoo.get(self.model["zoo"], data_dir=self.data_dir, seed=self.seed)
+        else:
+            from codesign.models.loading import load_model
+
+            keras_model = load_model(self._path(self.model["path"]))
+            zm = zoo.ZooModel(self.name, keras_model, None, self.metric, None, "user")
+        from codesign.ir.from_keras import onchip_part
+
+        zm.onchip = onchip_part(zm.onchip)
+        if self.model.get("input_precision"):
+            zm.input_precision = self.model["input_precision"]
+        return zm
 
     def base_qnet(self):
         """The QNet of the QKeras model as it is (what QKeras fidelity is checked against)."""
@@ -144,14 +156,23 @@ class Design:
                 from codesign.mitigate.clip import with_clips
 
                 q = with_clips(q, self.clip_codes())
-            spec = self.raw.get("saf")
+            spec = self.saf_spec()
             if spec is not None:
                 from codesign.mitigate.saf import with_saf
 
-                q = with_saf(q, spec if isinstance(spec, str) else spec["function"],
-                             None if isinstance(spec, str) else spec.get("layers"))
+                trained = spec.train is not None
+                q = with_saf(q, spec.function, spec.layers, spec.level,
+                             self.zoo_model().info["saf"]["m"] if trained else None, stored=trained)
             self._cache["qnet"] = q
         return self._cache["qnet"]
+
+    def saf_spec(self):
+        """The design's ``saf:`` setting parsed (:class:`codesign.mitigate.saf.SafSpec`), or None."""
+        if self.raw.get("saf") is None:
+            return None
+        from codesign.mitigate.saf import parse_spec
+
+        return parse_spec(self.raw["saf"], self.name)
 
     def clip_codes(self) -> dict:
         """Output-code thresholds of the design's ``clip:`` setting (a ClipAct search is cached on disk)."""
@@ -248,17 +269,11 @@ def _check_clip(spec, origin: str) -> None:
 
 
 def _check_saf(spec, origin: str) -> None:
-    """``saf:`` is a function name or ``{function: NAME, layers: [LAYER, ...]}``."""
-    if spec is None:
-        return
-    from codesign.mitigate.saf import FUNCTIONS
+    """``saf:`` is a function name or ``{function, layers, level, train}`` (:func:`codesign.mitigate.saf.parse_spec`)."""
+    if spec is not None:
+        from codesign.mitigate.saf import parse_spec
 
-    fn = spec if isinstance(spec, str) else spec.get("function") if isinstance(spec, dict) else None
-    layers = spec.get("layers") if isinstance(spec, dict) else None
-    if fn not in FUNCTIONS or (isinstance(spec, dict) and set(spec) - {"function", "layers"}) or (
-            layers is not None and (not isinstance(layers, list) or not all(isinstance(l, str) for l in layers))):
-        raise CodesignError(f"{origin}: saf must be one of {', '.join(FUNCTIONS)} or {{function: NAME, layers: "
-                            "[LAYER, ...]}")
+        parse_spec(spec, origin)
 
 
 def _load_npz(path: Path, xkey: str, ykey: str | None, metric: str) -> Data:

@@ -48,7 +48,7 @@ class Point:
     ranker: str  # a ranker, 'oracle', or '-' for the references
     budget: str  # as in design_points.csv
     kind: Budget
-    variant: str = ""  # the mitigated network: '' (the design's own), 'clip-<method>' or 'saf-<function>'
+    variant: str = ""  # the mitigated network: '' (the design's own), 'clip-<method>' or 'saf-<label>'
 
     @property
     def id(self) -> str:
@@ -75,7 +75,7 @@ def points_of(spec) -> list[Point]:
         for text, b in spec.budgets:
             if b.kind not in ORACLE_BUDGETS:
                 pts.append(Point(r, text, b))
-    for v in [f"clip-{c}" for c in spec.clips] + [f"saf-{f}" for f in spec.safs]:
+    for v in [f"clip-{c}" for c in spec.clips] + [f"saf-{s.label}" for s in spec.safs]:
         pts.append(Point("-", "none", Budget("none"), v))
         for text, b in spec.combine:
             pts.append(Point("-", "full", b, v) if b.kind == "full" else Point(spec.rankers[0], text, b, v))
@@ -95,9 +95,18 @@ def _variants(design, spec, progress) -> dict:
             codes = clip.clipact_cached(design, progress=progress)["codes"]
         nets[f"clip-{c}"] = clip.with_clips(design.base_qnet(), codes)
         progress(f"  clip {c}: thresholds {clip.thresholds_of(nets[f'clip-{c}'])}")
-    for f in spec.safs:
-        nets[f"saf-{f}"] = saf.with_saf(design.base_qnet(), f)
-        progress(f"  saf {f}: operand codes changed {saf.operand_error(design.base_qnet(), nets[f'saf-{f}'])}")
+    for s in spec.safs:
+        v = f"saf-{s.label}"
+        if s.train is None:
+            nets[v] = saf.with_saf(design.base_qnet(), s.function, s.layers, s.level)
+            progress(f"  saf {s.label}: operand codes changed {saf.operand_error(design.base_qnet(), nets[v])}")
+        else:
+            from codesign.mitigate.saf_train import finetuned_net
+
+            nets[v], info = finetuned_net(design, s)
+            progress(f"  saf {s.label}: fine-tuned, test accuracy {info['test_accuracy_original']:.4f} (original), "
+                     f"{info['test_accuracy_table_untrained']:.4f} (tables), {info['test_accuracy_finetuned']:.4f} "
+                     "(tables, fine-tuned)")
     return nets
 
 

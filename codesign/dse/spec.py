@@ -11,7 +11,7 @@
       unprotected_samples: 20             # unprotected bits whose RTL ΔC is compared with the simulator's
       yosys: {xilinx: true, cmos: true}
       clip: [actmax, clipact]             # activation-clipping points (ClipAct's CReLU), without TMR
-      saf: [tanh, hardtanh]               # saturated-weight-transform points (a table per weight word)
+      saf: [tanh, hardtanh, {function: tanh, level: 0.5, train: {epochs: 10}}]   # weight-table points
       combine: [0.2, full]                # ... each also with TMR from the first ranker at these budgets
       ber: {rates: [1e-5, 1e-4, 1e-3], trials: 50}   # bit-error-rate sweep of every point (ber_sweep.csv)
     limits:                               # what `codesign check` enforces (any subset)
@@ -52,7 +52,7 @@ class DseSpec:
     cmos: bool = True
     limits: dict = field(default_factory=dict)
     clips: list = field(default_factory=list)  # activation-clipping variants (CLIP_METHODS)
-    safs: list = field(default_factory=list)  # saturated weight transforms (codesign.mitigate.saf.FUNCTIONS)
+    safs: list = field(default_factory=list)  # saturated weight transforms (codesign.mitigate.saf.SafSpec)
     combine: list = field(default_factory=list)  # (text, Budget) applied with every clipping variant
     ber_rates: list = field(default_factory=list)
     ber_trials: int = 0
@@ -69,7 +69,7 @@ class DseSpec:
                 "multibit": {"flips": self.flips, "trials": self.trials}, "masking_rows": self.masking_rows,
                 "masking_group": self.masking_group,
                 "unprotected_samples": self.unprotected_samples, "yosys": {"xilinx": self.xilinx, "cmos": self.cmos},
-                "clip": self.clips, "saf": self.safs, "combine": [t for t, _ in self.combine],
+                "clip": self.clips, "saf": [s.label for s in self.safs], "combine": [t for t, _ in self.combine],
                 "ber": {"rates": self.ber_rates, "trials": self.ber_trials}}
 
 
@@ -134,13 +134,14 @@ def parse_spec(raw: dict, bits: int, origin: str = "design") -> DseSpec:
         clips = [clips]
     if not isinstance(clips, list) or any(c not in CLIP_METHODS for c in clips):
         raise CodesignError(f"{origin}: dse.clip must be a list of {', '.join(CLIP_METHODS)}")
-    from codesign.mitigate.saf import FUNCTIONS
+    from codesign.mitigate.saf import parse_spec
 
     safs = dse.get("saf") or []
-    if isinstance(safs, str):
+    if isinstance(safs, (str, dict)):
         safs = [safs]
-    if not isinstance(safs, list) or any(f not in FUNCTIONS for f in safs):
-        raise CodesignError(f"{origin}: dse.saf must be a list of {', '.join(FUNCTIONS)}")
+    if not isinstance(safs, list):
+        raise CodesignError(f"{origin}: dse.saf must be a list of weight transforms (a name or {{function, ...}})")
+    safs = list({s.label: s for s in (parse_spec(s, f"{origin}: dse.saf") for s in safs)}.values())
     combine = []
     for b in dse.get("combine") or []:
         parsed = parse_budget(b)
@@ -170,5 +171,5 @@ def parse_spec(raw: dict, bits: int, origin: str = "design") -> DseSpec:
                    _int(dse.get("masking_group", 16), "masking_group", 1, origin),
                    _int(dse.get("unprotected_samples", 20), "unprotected_samples", 0, origin),
                    bool(ys.get("xilinx", True)), bool(ys.get("cmos", True)), dict(limits),
-                   list(dict.fromkeys(clips)), list(dict.fromkeys(safs)), list(dict(combine).items()),
+                   list(dict.fromkeys(clips)), safs, list(dict(combine).items()),
                    sorted(float(r) for r in set(rates)), ber_trials)
