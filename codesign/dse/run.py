@@ -110,15 +110,10 @@ def _variants(design, spec, progress) -> dict:
     return nets
 
 
-def _needs_oracle(ranker: str) -> bool:
-    from codesign.rank.api import DYNAMIC, canonical
+def _orders(design, spec, out, delta) -> dict:
 
-    return ranker == "oracle" or canonical(ranker) in DYNAMIC
-
-
-def _orders(design, spec, out, delta, rankers) -> dict:
     orders = {}
-    for r in rankers:
+    for r in spec.rankers:
         if any(b.kind in ("fraction", "bits", "area") for _, b in spec.budgets):
             t0 = time.perf_counter()
             orders[r] = ranking_order(design, r, out, delta)
@@ -173,6 +168,25 @@ def run_dse(design, spec, out, workers: int = 2, progress=print) -> dict:
         t0 = time.perf_counter()
         return lambda: timings.__setitem__(name, round(timings[name] + time.perf_counter() - t0, 1))
 
+    delta = changed = None
+    if spec.needs_oracle:
+        done = stage("oracle")
+        from codesign.rank.api import load_oracle
+
+        try:
+            delta = load_oracle(design, out)
+            progress(f"  oracle: reused {root / 'oracle'}")
+        except CodesignError:
+            s = campaign_api.oracle(design, out, workers=workers)
+            progress(f"  oracle: {s['sensitive']} of {s['bits']} bits sensitive")
+            delta = load_oracle(design, out)
+        changed = load_oracle(design, out, "changed_rows")
+        done()
+    done = stage("rankings")
+    orders = _orders(design, spec, out, delta)
+    if spec.combine and spec.rankers[0] not in orders:
+        orders[spec.rankers[0]] = ranking_order(design, spec.rankers[0], out, delta)
+    done()
     done = stage("clipping thresholds")
     nets = _variants(design, spec, progress)
     done()
@@ -186,9 +200,7 @@ def run_dse(design, spec, out, workers: int = 2, progress=print) -> dict:
     pts = points_of(spec)
     # Every point's Yosys synthesis, Yosys equivalence proof and cocotb masking run are tasks of one pool, queued
     # in point order, so both cores stay busy across points; each point's multi-bit campaign and result file
-    # follow in order as its tasks finish (a killed run keeps the points written so far). The points whose plans
-    # need no oracle (the references, static rankers' budgets) are queued before the oracle runs: their tasks fill
-    # the cores the oracle's workers leave idle (its start, its last chunks) instead of waiting for it.
+    # follow in order as its tasks finish (a killed run keeps the points written so far).
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         golds = {}
         for c, q in nets.items():
@@ -248,33 +260,8 @@ def run_dse(design, spec, out, workers: int = 2, progress=print) -> dict:
                      f"multi-bit ΔC {mb['mean_delta_cost']:.4g} (error rate {mb['error_rate']:.3f}), "
                      f"equivalence {res['equivalence']['equivalent']}, masking {res['masking']['verified']}")
 
-        done = stage("rankings")
-        orders = _orders(design, spec, out, None, [r for r in spec.rankers if not _needs_oracle(r)])
-        done()
         for p in pts:
-            if p.kind.kind in ("none", "full") or (p.kind.kind in ("fraction", "bits") and p.ranker in orders):
-                launch(p, _plan_bits(p, size, orders, None, None))
-        delta = changed = None
-        if spec.needs_oracle:
-            done = stage("oracle")
-            from codesign.rank.api import load_oracle
-
-            try:
-                delta = load_oracle(design, out)
-                progress(f"  oracle: reused {root / 'oracle'}")
-            except CodesignError:
-                s = campaign_api.oracle(design, out, workers=workers)
-                progress(f"  oracle: {s['sensitive']} of {s['bits']} bits sensitive")
-                delta = load_oracle(design, out)
-            changed = load_oracle(design, out, "changed_rows")
-            done()
-        done = stage("rankings")
-        orders.update(_orders(design, spec, out, delta, [r for r in spec.rankers if _needs_oracle(r)]))
-        if spec.combine and spec.rankers[0] not in orders:
-            orders[spec.rankers[0]] = ranking_order(design, spec.rankers[0], out, delta)
-        done()
-        for p in pts:
-            if p.id not in launched and p.kind.kind != "area":
+            if p.kind.kind != "area":
                 launch(p, _plan_bits(p, size, orders, delta, changed))
         for p in pts:  # area budgets need both references' cells first
             if p.kind.kind == "area":
@@ -283,7 +270,7 @@ def run_dse(design, spec, out, workers: int = 2, progress=print) -> dict:
                         finish(launched[ref][0])
                 cells = [results[r][1]["yosys"]["generic"]["cells"] for r in ("ref-none", "ref-full")]
                 launch(p, _area_bits(p, qnet, orders[p.ranker], *cells, spec, work))
-        for p, _, _ in list(launched.values()):  # in launch order: the order their tasks were queued
+        for p in pts:
             if p.id not in results:
                 finish(p)
     results = {p.id: results[p.id] for p in pts}  # point order
