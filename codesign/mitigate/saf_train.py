@@ -84,12 +84,14 @@ def install(model, qnet, spec: SafSpec, m: dict[str, int]) -> dict:
         layer = next(l for l in qnet.layers if l.name == name)
         originals[name] = kl.kernel_quantizer_internal
         kl.kernel_quantizer_internal = TableQuantizer(originals[name], layer, spec.function, int(m[name]))
+    model.predict_function = None  # a predict function traced before would still use the old quantizers
     return originals
 
 
 def uninstall(model, originals: dict) -> None:
     for name, q in originals.items():
         model.get_layer(name).kernel_quantizer_internal = q
+    model.predict_function = None
 
 
 def _training_data(zm, data_dir, seed: int):
