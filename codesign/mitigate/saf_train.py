@@ -145,20 +145,18 @@ def finetuned(zm, qnet, spec: SafSpec, data_dir=None, seed: int = 0):
         info = json.loads(sidecar.read_text())
         return dataclasses.replace(zm, onchip=load_model(path), info={**zm.info, "saf": info})
     info = _fit(zm, qnet, spec, data_dir, seed)
+    model = info.pop("model")
     path.parent.mkdir(parents=True, exist_ok=True)
     part = sidecar.with_name(f".{sidecar.name}.part")
-    part.write_text(json.dumps({k: v for k, v in info.items() if k != "model"}, indent=1))
-    save_model_atomic(info["model"], path)
+    part.write_text(json.dumps(info, indent=1))
+    save_model_atomic(model, path)
     part.replace(sidecar)
-    return dataclasses.replace(zm, onchip=info["model"],
-                               info={**zm.info, "saf": {k: v for k, v in info.items() if k != "model"}})
+    return dataclasses.replace(zm, onchip=model, info={**zm.info, "saf": info})
 
 
 def _fit(zm, qnet, spec: SafSpec, data_dir, seed: int) -> dict:
-    import tensorflow as tf
-
     from codesign.models.loading import tf_setup
-    from codesign.models.training import accuracy
+    from codesign.models.training import accuracy, fit_classifier
 
     xt, yt, xv, yv, batch = _training_data(zm, data_dir, seed)
     tf_setup(seed)
@@ -174,13 +172,10 @@ def _fit(zm, qnet, spec: SafSpec, data_dir, seed: int) -> dict:
     at_start = accuracy(model, xv, yv)  # the post-training tables: what fine-tuning starts from
     epochs = int(spec.train.get("epochs", EPOCHS))
     lr = float(spec.train.get("learning_rate", LEARNING_RATE))
-    steps = epochs * int(np.ceil(len(xt) / batch))
-    model.compile(optimizer=tf.keras.optimizers.Adam(tf.keras.optimizers.schedules.CosineDecay(lr, max(steps, 1))),
-                  loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     t0 = time.perf_counter()
-    model.fit(xt, yt, batch_size=batch, epochs=epochs, shuffle=True, verbose=0)
+    fit_classifier(model, xt, yt, xv, yv, epochs, lr, batch, f"{zm.name} with {spec.label} tables")
     seconds = time.perf_counter() - t0
-    after = accuracy(model, xv, yv)
+    after = model.codesign_test_accuracy
     uninstall(model, originals)
     model = _clone(model)  # fresh traced functions: none of them may keep the tables
     log.info("%s fine-tuned with %s tables: test accuracy %.4f -> %.4f (table before fine-tuning %.4f), %.1f s",
