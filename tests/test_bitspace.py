@@ -68,3 +68,24 @@ def test_double_flip_cancels_and_bad_index(qnet):
         bs.check([bs.size])
     with pytest.raises(CodesignError):
         bs.index("conv", "kernel", 10_000, 0)
+
+
+def test_columns_name_the_output_column_a_bit_feeds(qnet):
+    """Kernel bits of (.., c) and bias bits of c share a column id; one flip changes only that column's output."""
+    from codesign.sim.forward import forward, quantize_input
+
+    bs = qnet.bitspace
+    dense, conv = qnet.layer("dense"), qnet.layer("conv")
+    n_out, c_out = dense.kernel.shape[-1], conv.kernel.shape[-1]
+    col = bs.columns([bs.index("dense", "kernel", 3 * n_out + 2, 0), bs.index("dense", "bias", 2, 4),
+                      bs.index("dense", "kernel", 3 * n_out + 1, 0), bs.index("conv", "kernel", c_out + 2, 1),
+                      bs.index("conv", "bias", 2, 0)])
+    assert col[0] == col[1] and col[3] == col[4] and len(set(col.tolist())) == 3
+    assert len(np.unique(bs.columns(np.arange(bs.size)))) == n_out + c_out
+    x = quantize_input(qnet, np.random.default_rng(0).uniform(-1, 1, (40,) + tuple(qnet.input_shape)))
+    _, acts = forward(qnet, x, keep=True)
+    li = [l.name for l in qnet.layers].index("conv")
+    for bit in np.flatnonzero(bs.columns(np.arange(bs.size)) == col[3])[::5]:
+        _, faulty = forward(qnet, x, overrides=apply_flips(qnet, [bit]), keep=True)
+        changed = np.any((faulty[li] != acts[li]).reshape(-1, c_out), axis=0)
+        assert not changed[np.arange(c_out) != 2].any()

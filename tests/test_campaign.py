@@ -259,6 +259,8 @@ def test_emd_every_single_bit_fast_equals_brute_force(autoencoder):
     full = cost.per_sample(out)
     rows = np.array([7, 3, 41])
     assert np.array_equal(cost.per_sample(out[rows], rows), full[rows])
+    alone = np.concatenate([cost.per_sample(out[k:k + 1], np.array([k])) for k in range(len(out))])
+    assert np.array_equal(alone, full)  # a batch of one row once summed its decoded cells in another order
 
 
 def test_emd_multibit_fast_equals_brute_force(autoencoder):
@@ -476,3 +478,46 @@ def test_single_column_shortcut_coverage(qnets, name, layer, shortcut):
         bit = bs.index(layer, tensor, 1, 0)
         got = ev._single_column(np.array([bit]), apply_flips(qnet, [bit]))
         assert (got is not None) == shortcut, (layer, tensor)
+
+
+def test_memoizing_campaign_runs_column_by_column(autoencoder, tmp_path):
+    """With the EMD memo the runner hands out one output column per chunk (largest first): the memo then sees every
+    repeat, so fewer rows are costed than in fault-id order, and the stored results are those of id order."""
+    qnet, cost = autoencoder
+    space = FaultSpace(FaultModel("single"), qnet.bitspace)
+    ids = space.fault_ids()
+    columns = qnet.bitspace.columns(ids)
+    chunks = runner._column_chunks(ids, columns)
+    assert sorted(np.concatenate(chunks).tolist()) == ids.tolist()
+    assert all(len(np.unique(columns[c])) == 1 for c in chunks)
+    assert [len(c) for c in chunks] == sorted((len(c) for c in chunks), reverse=True)
+    assert len(chunks) == len(np.unique(columns))
+
+    def costed_rows(ev):
+        rows = []
+        real = ev._cost
+        ev._cost = lambda out, r: rows.append(len(r)) or real(out, r)
+        return rows
+
+    ev = Evaluator(qnet, cost)
+    assert ev.memoizes
+    in_id_order = costed_rows(ev)
+    expected = runner.evaluate_chunk((ev, space), ids)
+    ev = Evaluator(qnet, cost)
+    by_column = costed_rows(ev)
+    store = Store(tmp_path / "s.sqlite", key())
+    assert runner.run(ev, space, store, progress=False) == len(ids)
+    table = store.table()
+    store.close()
+    for name, col in zip(COLUMNS, zip(*expected)):
+        assert table[name].tolist() == list(col), name
+    assert 0 < sum(by_column) < sum(in_id_order)
+
+
+def test_big_columns_are_split():
+    ids = np.arange(3000)
+    columns = np.where(ids < 2500, 7, 3)
+    chunks = runner._column_chunks(ids, columns)
+    assert [len(c) for c in chunks] == [834, 833, 833, 500]
+    assert np.concatenate(chunks[:3]).tolist() == list(range(2500))
+

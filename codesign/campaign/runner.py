@@ -48,6 +48,24 @@ def _chunks(ids: np.ndarray, size: int) -> list[np.ndarray]:
     return [ids[i: i + size] for i in range(0, len(ids), size)]
 
 
+COLUMN_CHUNK = 1024  # at most this many single-bit faults of one output column per chunk
+
+
+def _column_chunks(ids: np.ndarray, columns: np.ndarray) -> list[np.ndarray]:
+    """Single-bit faults grouped by output column, one chunk per column (split if larger than ``COLUMN_CHUNK``),
+    largest first so that the workers finish together: a memoizing evaluator then sees every repeat of a column.
+    Dealt in fault id order (chunks of 32), two workers shared a column and its memo was full before half the
+    ECON-T-M oracle: 45 M cost evaluations instead of 12 M."""
+    order = np.argsort(columns, kind="stable")
+    ids, columns = ids[order], columns[order]
+    cuts = np.flatnonzero(np.diff(columns)) + 1
+    chunks = []
+    for group in np.split(ids, cuts):
+        n = -(-len(group) // COLUMN_CHUNK)
+        chunks += np.array_split(group, n)
+    return sorted(chunks, key=len, reverse=True)
+
+
 def run(evaluator, space, store: Store, workers: int = 1, scheduler: str | None = None, chunk: int = 32,
         progress: bool | None = None) -> int:
     """Evaluate every planned fault not yet in ``store``; returns how many were evaluated now."""
@@ -64,7 +82,10 @@ def run(evaluator, space, store: Store, workers: int = 1, scheduler: str | None 
 
     bar = tqdm(total=len(todo), unit="fault", disable=not show, smoothing=0.05)
     state = (evaluator, space)
-    chunks = _chunks(todo, chunk)
+    if space.model.kind == "single" and getattr(evaluator, "memoizes", False):
+        chunks = _column_chunks(todo, space.bitspace.columns(todo))
+    else:
+        chunks = _chunks(todo, chunk)
     t0 = time.perf_counter()
     try:
         if scheduler:

@@ -79,6 +79,15 @@ class BitSpace:
         local = bits - self._starts[seg]
         return {"segment": seg, "index": local // width, "bit_position": local % width}
 
+    def columns(self, bits) -> np.ndarray:
+        """Per bit, an id of the output column its parameter feeds (Dense neuron / Conv2D output channel of its
+        layer; kernel and bias bits of one column share it): a single flip changes that column and nothing else
+        in its layer."""
+        d = self.decode(bits)
+        last = np.array([s.shape[-1] for s in self.segments], dtype=np.int64)[d["segment"]]
+        layer = np.array([s.layer_index for s in self.segments], dtype=np.int64)[d["segment"]]
+        return (layer << 32) | (d["index"] % last)
+
     def locate(self, bit: int) -> tuple[str, str, int, int]:
         """(layer, tensor, flat element index, bit position with 0 = MSB)."""
         d = self.decode([bit])

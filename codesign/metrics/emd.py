@@ -103,8 +103,10 @@ def emd(x48: np.ndarray, y48: np.ndarray, geometry) -> np.ndarray:
 
     ``geometry`` is a :class:`codesign.data.hgcal.Geometry` (its ``ground_metric``). Deterministic.
     """
-    x = np.atleast_2d(np.asarray(x48, dtype=np.float64))
-    y = np.atleast_2d(np.asarray(y48, dtype=np.float64))
+    # C order: a row sum of an F-ordered array (``to_48``'s column gather gives one) adds sequentially, of a single
+    # row pairwise, so a row's cost would depend on how many rows share its call
+    x = np.ascontiguousarray(np.atleast_2d(np.asarray(x48, dtype=np.float64)))
+    y = np.ascontiguousarray(np.atleast_2d(np.asarray(y48, dtype=np.float64)))
     m = np.ascontiguousarray(geometry.ground_metric, dtype=np.float64)
     if x.shape != y.shape or x.ndim != 2 or x.shape[1] != m.shape[0]:
         raise CodesignError(f"EMD needs two arrays of shape (N, {m.shape[0]}), got {x.shape} and {y.shape}")
