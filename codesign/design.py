@@ -158,11 +158,9 @@ class Design:
                 q = with_clips(q, self.clip_codes())
             spec = self.saf_spec()
             if spec is not None:
-                from codesign.mitigate.saf import with_saf
+                from codesign.mitigate.saf import with_spec
 
-                trained = spec.train is not None
-                q = with_saf(q, spec.function, spec.layers, spec.level,
-                             self.zoo_model().info["saf"]["m"] if trained else None, stored=trained)
+                q = with_spec(q, spec, self.zoo_model().info["saf"]["m"] if spec.train is not None else None)
             self._cache["qnet"] = q
         return self._cache["qnet"]
 

@@ -30,7 +30,7 @@ def _headroom(q: QNet) -> QNet:
             l = copy.copy(l)
             l.kernel = np.trunc(l.kernel / 3).astype(np.int64)
         layers.append(l)
-    return QNet(q.name, q.input_shape, q.input_type, layers, dict(q.meta))
+    return q.with_layers(layers)
 
 
 @pytest.fixture(scope="module")

@@ -98,7 +98,7 @@ def _variants(design, spec, progress) -> dict:
     for s in spec.safs:
         v = f"saf-{s.label}"
         if s.train is None:
-            nets[v] = saf.with_saf(design.base_qnet(), s.function, s.layers, s.level)
+            nets[v] = saf.with_spec(design.base_qnet(), s)
             progress(f"  saf {s.label}: operand codes changed {saf.operand_error(design.base_qnet(), nets[v])}")
         else:
             from codesign.mitigate.saf_train import finetuned_net

@@ -178,6 +178,10 @@ class QNet:
                 return layer
         raise CodesignError(f"no layer named {name!r} in {self.name} (layers: {', '.join(l.name for l in self.layers)})")
 
+    def with_layers(self, layers: list[Layer]) -> "QNet":
+        """The same network with ``layers`` in place of its own (transforms copy the layers they change)."""
+        return QNet(self.name, self.input_shape, self.input_type, list(layers), dict(self.meta))
+
     def in_type(self, index: int) -> FixedType:
         return self.layers[index - 1].out_type if index > 0 else self.input_type
 

@@ -45,7 +45,7 @@ def with_clips(qnet: QNet, codes: dict[str, int | None]) -> QNet:
             l = copy.copy(l)
             l.clip = None if codes[l.name] is None else int(codes[l.name])
         layers.append(l)
-    return QNet(qnet.name, qnet.input_shape, qnet.input_type, layers, dict(qnet.meta))
+    return qnet.with_layers(layers)
 
 
 def codes_of(qnet: QNet, thresholds: dict[str, float]) -> dict[str, int]:

@@ -176,7 +176,14 @@ def with_saf(qnet: QNet, function: str, layers: list[str] | None = None, level: 
                 l.kernel = stored_codes(lut, trained, l.kernel_type)
             l.kernel_lut, l.saf = lut, function
         out.append(l)
-    return QNet(qnet.name, qnet.input_shape, qnet.input_type, out, dict(qnet.meta))
+    return qnet.with_layers(out)
+
+
+def with_spec(qnet: QNet, spec: SafSpec, m: dict[str, int] | None = None) -> QNet:
+    """``qnet`` with ``spec``'s tables: built post-training, or (``spec.train``) behind the stored codes of the
+    network fine-tuned with edges ``m``."""
+    trained = spec.train is not None
+    return with_saf(qnet, spec.function, spec.layers, spec.level, m if trained else None, stored=trained)
 
 
 def operand_error(base: QNet, transformed: QNet) -> dict:

@@ -99,15 +99,12 @@ def _training_data(zm, data_dir, seed: int):
         raise CodesignError(f"saf.train fine-tunes the zoo's classifiers (digits, smart-pixel); {zm.name} "
                             f"({zm.dataset}) has no training recipe here")
     if zm.dataset == "digits":
-        from codesign.data import digits
-        from codesign.models.digits import BATCH_SIZE
+        from codesign.models.digits import BATCH_SIZE, training_arrays
 
-        (xt, yt), (xv, yv) = digits.dataset("train", seed=seed), digits.dataset("test", seed=seed)
-        xt, xv = (np.asarray(x, np.float32).reshape(-1, 8, 8, 1) for x in (xt, xv))
-    else:
-        from codesign.models.smartpixel import BATCH_SIZE, load_split
+        return training_arrays(seed) + (BATCH_SIZE,)
+    from codesign.models.smartpixel import BATCH_SIZE, load_split
 
-        (xt, yt), (xv, yv) = load_split("train", data_dir, seed), load_split("test", data_dir, seed)
+    (xt, yt), (xv, yv) = load_split("train", data_dir, seed), load_split("test", data_dir, seed)
     return xt, np.asarray(yt).astype(np.int64).reshape(-1), xv, np.asarray(yv).astype(np.int64).reshape(-1), \
         BATCH_SIZE
 
@@ -189,9 +186,9 @@ def finetuned_net(design, spec: SafSpec):
     """(the QNet of ``design``'s model fine-tuned with ``spec``'s tables, tables behind its stored codes; the
     fine-tuning record): a design-space point next to the design's own network."""
     from codesign.ir.from_keras import from_keras
-    from codesign.mitigate.saf import with_saf
+    from codesign.mitigate.saf import with_spec
 
     zm = finetuned(design.zoo_model(), design.base_qnet(), spec, design.data_dir, design.seed)
     base = from_keras(zm.onchip, design.name, zm.input_precision)
     info = zm.info["saf"]
-    return with_saf(base, spec.function, spec.layers, spec.level, info["m"], stored=True), info
+    return with_spec(base, spec, info["m"]), info

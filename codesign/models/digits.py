@@ -106,6 +106,18 @@ def recipe(size: str, epochs: int | None = None) -> dict:
     }
 
 
+def training_arrays(seed: int = 0, data=None) -> tuple:
+    """``(x_train, y_train, x_test, y_test)`` as the network trains on them (8x8x1 float32 images, int64 labels):
+    the ``seed``'s split of ``codesign.data.digits``, or ``data`` (the same four arrays) shaped alike."""
+    if data is None:
+        from codesign.data import digits as dataset
+
+        data = dataset.dataset("train", seed=seed) + dataset.dataset("test", seed=seed)
+    x_train, y_train, x_test, y_test = data
+    return (np.asarray(x_train, dtype=np.float32).reshape(-1, 8, 8, 1), np.asarray(y_train).astype(np.int64).reshape(-1),
+            np.asarray(x_test, dtype=np.float32).reshape(-1, 8, 8, 1), np.asarray(y_test).astype(np.int64).reshape(-1))
+
+
 def train_digits(size: str, seed: int = 0, epochs: int | None = None, data=None):
     """Train the ``size`` CNN deterministically for ``seed``: Adam(3e-3, cosine decay), batch 32, cross-entropy.
 
@@ -116,18 +128,7 @@ def train_digits(size: str, seed: int = 0, epochs: int | None = None, data=None)
 
     rec = recipe(size, epochs)
     tf_setup(seed)
-    if data is None:
-        from codesign.data import digits as dataset
-
-        x_train, y_train = dataset.dataset("train", seed=seed)
-        x_test, y_test = dataset.dataset("test", seed=seed)
-    else:
-        x_train, y_train, x_test, y_test = data
-    x_train = np.asarray(x_train, dtype=np.float32).reshape(-1, 8, 8, 1)
-    x_test = np.asarray(x_test, dtype=np.float32).reshape(-1, 8, 8, 1)
-    y_train = np.asarray(y_train).astype(np.int64).reshape(-1)
-    y_test = np.asarray(y_test).astype(np.int64).reshape(-1)
-
+    x_train, y_train, x_test, y_test = training_arrays(seed, data)
     model = build_digits(size)
     return fit_classifier(model, x_train, y_train, x_test, y_test, rec["epochs"], LEARNING_RATE, BATCH_SIZE,
                           f"digits_{rec['size']} seed {seed}")
