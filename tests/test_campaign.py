@@ -517,7 +517,8 @@ def test_memoizing_campaign_runs_column_by_column(autoencoder, tmp_path):
 def test_big_columns_are_split():
     ids = np.arange(3000)
     columns = np.where(ids < 2500, 7, 3)
-    chunks = runner._column_chunks(ids, columns)
+    assert [len(c) for c in runner._column_chunks(ids, columns)] == [2500, 500]
+    chunks = runner._column_chunks(ids, columns, most=1024)
     assert [len(c) for c in chunks] == [834, 833, 833, 500]
     assert np.concatenate(chunks[:3]).tolist() == list(range(2500))
 

@@ -48,20 +48,23 @@ def _chunks(ids: np.ndarray, size: int) -> list[np.ndarray]:
     return [ids[i: i + size] for i in range(0, len(ids), size)]
 
 
-COLUMN_CHUNK = 1024  # at most this many single-bit faults of one output column per chunk
+# At most this many single-bit faults of one output column per chunk. A split column loses the repeats between its
+# parts when they go to different workers; whole columns of ECON-T-L (3 591 faults) still fit, and a kill
+# loses only the chunks in flight.
+COLUMN_CHUNK = 4096
 
 
-def _column_chunks(ids: np.ndarray, columns: np.ndarray) -> list[np.ndarray]:
-    """Single-bit faults grouped by output column, one chunk per column (split if larger than ``COLUMN_CHUNK``),
-    largest first so that the workers finish together: a memoizing evaluator then sees every repeat of a column.
-    Dealt in fault id order (chunks of 32), two workers shared a column and its memo was full before half the
-    ECON-T-M oracle: 45 M cost evaluations instead of 12 M."""
+def _column_chunks(ids: np.ndarray, columns: np.ndarray, most: int = COLUMN_CHUNK) -> list[np.ndarray]:
+    """Single-bit faults grouped by output column, one chunk per column (split if larger than ``most``), largest
+    first so that the workers finish together: a memoizing evaluator then sees every repeat of a column. Dealt in
+    fault id order (chunks of 32), two workers shared a column and its memo was full before half the ECON-T-M
+    oracle: 45 M cost evaluations instead of 12 M."""
     order = np.argsort(columns, kind="stable")
     ids, columns = ids[order], columns[order]
     cuts = np.flatnonzero(np.diff(columns)) + 1
     chunks = []
     for group in np.split(ids, cuts):
-        n = -(-len(group) // COLUMN_CHUNK)
+        n = -(-len(group) // most)
         chunks += np.array_split(group, n)
     return sorted(chunks, key=len, reverse=True)
 
