@@ -68,7 +68,8 @@ class Evaluator:
 
     def __getstate__(self):
         state = self.__dict__.copy()
-        state.update(_acc={}, _ops={}, _memo=None if self._memo is None else {}, _memo_column=None)  # rebuilt lazily by each worker
+        # rebuilt lazily by each worker
+        state.update(_acc={}, _ops={}, _memo=None if self._memo is None else {}, _memo_column=None)
         return state
 
     def __setstate__(self, state):

@@ -114,8 +114,9 @@ def training_arrays(seed: int = 0, data=None) -> tuple:
 
         data = dataset.dataset("train", seed=seed) + dataset.dataset("test", seed=seed)
     x_train, y_train, x_test, y_test = data
-    return (np.asarray(x_train, dtype=np.float32).reshape(-1, 8, 8, 1), np.asarray(y_train).astype(np.int64).reshape(-1),
-            np.asarray(x_test, dtype=np.float32).reshape(-1, 8, 8, 1), np.asarray(y_test).astype(np.int64).reshape(-1))
+    images = [np.asarray(x, dtype=np.float32).reshape(-1, 8, 8, 1) for x in (x_train, x_test)]
+    labels = [np.asarray(y).astype(np.int64).reshape(-1) for y in (y_train, y_test)]
+    return images[0], labels[0], images[1], labels[1]
 
 
 def train_digits(size: str, seed: int = 0, epochs: int | None = None, data=None):
