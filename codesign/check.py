@@ -26,20 +26,7 @@ import sys
 from pathlib import Path
 
 from codesign.errors import CodesignError
-from codesign.report.dse import label, number, read_points, reference
-
-CSV = "design_points.csv"
-
-# limit -> (column, "max" | "min", reference point it does not apply to)
-LIMITS = {
-    "max_multibit_delta_cost": ("multibit_mean_delta_cost", "max", "none"),
-    "min_errors_prevented_pct": ("errors_prevented_pct", "min", "none"),
-    "max_cost_fault_free": ("cost_fault_free", "max", "none"),
-    "max_area_cells": ("area_cells", "max", "full"),
-    "max_luts": ("luts", "max", "full"),
-    "max_area_overhead_pct": ("area_overhead_pct", "max", "full"),
-}
-
+from codesign.points import CSV, LIMITS, label, limit_rule, number, read_points, reference
 
 def find_runs(run_dir: str | Path) -> list[Path]:
     """The dse directories (holding design_points.csv) under a ``--out`` dir, a design dir or a dse dir."""
@@ -55,16 +42,6 @@ def find_runs(run_dir: str | Path) -> list[Path]:
     if not found:
         raise CodesignError(f"no {CSV} in {root}, {root}/dse or {root}/*/dse: not a `codesign run` output")
     return found
-
-
-def limit_rule(key: str, columns=None) -> tuple[str, str, str | None] | None:
-    """(column, 'max'|'min', exempt reference or None) for a limit key, or None when the key names nothing."""
-    if key in LIMITS:
-        return LIMITS[key]
-    kind, _, column = key.partition("_")
-    if kind in ("max", "min") and column and columns is not None and column in columns:
-        return column, kind, None
-    return None
 
 
 def read_run(dse_dir: str | Path) -> dict:

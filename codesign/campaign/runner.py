@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 import time
 
@@ -69,11 +70,34 @@ def _column_chunks(ids: np.ndarray, columns: np.ndarray, most: int = COLUMN_CHUN
     return sorted(chunks, key=len, reverse=True)
 
 
-def run(evaluator, space, store: Store, workers: int = 1, scheduler: str | None = None, chunk: int = 32,
-        progress: bool | None = None) -> int:
-    """Evaluate every planned fault not yet in ``store``; returns how many were evaluated now."""
-    if workers < 1:
+_ADDRESS = re.compile(r"(?:(?:tcp|tls|ucx|ws|wss)://)?(?:\[[0-9a-fA-F:]+\]|[A-Za-z0-9_.\-]+):\d{1,5}")
+
+
+def check_options(workers, scheduler: str | None) -> None:
+    """The executor options, checked before a store is created."""
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise CodesignError("--workers must be >= 1")
+    if scheduler is not None and not _ADDRESS.fullmatch(str(scheduler)):
+        raise CodesignError(f"--scheduler {scheduler!r} is not a Dask scheduler address (e.g. tcp://host:8786)")
+
+
+def connect(scheduler: str):
+    """A Dask client of ``scheduler`` (a one-line error when it cannot be reached)."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise CodesignError("--scheduler needs dask distributed (pip install distributed)") from None
+    try:
+        return Client(scheduler, timeout=30)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise CodesignError(f"cannot reach Dask scheduler {scheduler}: {str(exc).splitlines()[0]}") from None
+
+
+def run(evaluator, space, store: Store, workers: int = 1, client=None, chunk: int = 32,
+        progress: bool | None = None) -> int:
+    """Evaluate every planned fault not yet in ``store`` (on the Dask ``client`` when given); returns how many were
+    evaluated now."""
+    check_options(workers, None)
     done = store.done_ids()
     todo = np.array([f for f in space.fault_ids().tolist() if f not in done], dtype=np.int64)
     if len(done):
@@ -85,14 +109,14 @@ def run(evaluator, space, store: Store, workers: int = 1, scheduler: str | None 
 
     bar = tqdm(total=len(todo), unit="fault", disable=not show, smoothing=0.05)
     state = (evaluator, space)
-    if space.model.kind == "single" and getattr(evaluator, "memoizes", False):
+    if space.model.kind == "single" and evaluator.memoizes:
         chunks = _column_chunks(todo, space.bitspace.columns(todo))
     else:
         chunks = _chunks(todo, chunk)
     t0 = time.perf_counter()
     try:
-        if scheduler:
-            _run_dask(state, chunks, store, bar, scheduler)
+        if client is not None:
+            _run_dask(state, chunks, store, bar, client)
         elif workers == 1:
             for ids in chunks:
                 store.add(evaluate_chunk(state, ids))
@@ -136,19 +160,12 @@ def _run_pool(state, chunks, store, bar, workers):
                 bar.update(fut.n)
 
 
-def _run_dask(state, chunks, store, bar, scheduler):
-    try:
-        from distributed import Client, as_completed
-    except ImportError:
-        raise CodesignError("--scheduler needs dask distributed (pip install distributed)") from None
-    try:
-        client = Client(scheduler, timeout=30)
-    except (OSError, TimeoutError) as exc:
-        raise CodesignError(f"cannot reach Dask scheduler {scheduler}: {exc}") from None
-    with client:
-        remote_state = client.scatter(state, broadcast=True)
-        futures = [client.submit(evaluate_chunk, remote_state, ids, pure=False) for ids in chunks]
-        sizes = {f.key: len(ids) for f, ids in zip(futures, chunks)}
-        for fut in as_completed(futures):
-            store.add(fut.result())
-            bar.update(sizes[fut.key])
+def _run_dask(state, chunks, store, bar, client):
+    from distributed import as_completed
+
+    remote_state = client.scatter(state, broadcast=True)
+    futures = [client.submit(evaluate_chunk, remote_state, ids, pure=False) for ids in chunks]
+    sizes = {f.key: len(ids) for f, ids in zip(futures, chunks)}
+    for fut in as_completed(futures):
+        store.add(fut.result())
+        bar.update(sizes[fut.key])

@@ -34,18 +34,25 @@ COLUMNS = ("fault_id", "bits", "n_drawn", "delta_cost", "faulty_cost", "changed_
 
 
 class Store:
-    def __init__(self, path: str | Path, key: dict):
+    def __init__(self, path: str | Path, key: dict, readonly: bool = False):
         self.path = Path(path)
         self.key = json.dumps(key, sort_keys=True)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self.db = sqlite3.connect(self.path, timeout=60)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a committed transaction survives a kill
-            self.db.executescript(SCHEMA)
+            if readonly:
+                self.db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=60)
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self.db = sqlite3.connect(self.path, timeout=60)
+                self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a committed transaction survives a kill
+                self.db.executescript(SCHEMA)
             row = self.db.execute("SELECT value FROM meta WHERE key='campaign'").fetchone()
         except sqlite3.DatabaseError as exc:
             raise CodesignError(f"unreadable result store {self.path}: {exc}") from None
+        except OSError as exc:
+            raise CodesignError(f"cannot open result store {self.path}: {exc.strerror or exc}") from None
+        if row is None and readonly:
+            raise CodesignError(f"{self.path} is not a codesign result store")
         if row is None:
             with self.db:
                 self.db.execute("INSERT INTO meta VALUES ('campaign', ?)", (self.key,))

@@ -4,26 +4,20 @@ from __future__ import annotations
 
 
 def explore(design, out="out", rankers=None, budgets=None, flips=None, trials=None, workers: int = 1,
-            progress=lambda msg: None) -> dict:
-    """Measure the design points of ``design`` (a path or a :class:`codesign.design.Design`), with the design file's
-    ``dse:`` settings overridden by the arguments given. Returns the dse.json summary plus ``rows`` (the
-    design_points.csv rows as dicts) and ``dir`` (the run's dse directory)."""
-    from codesign.design import Design
-    from codesign.dse.run import run_dse
-    from codesign.dse.spec import parse_spec
+            progress=lambda msg: None, data_dir=None) -> dict:
+    """Measure the design points of ``design`` (a design file path or a :class:`codesign.spec.DesignSpec`), with the
+    design file's ``dse:`` settings overridden by the arguments given. Returns the dse.json summary plus ``rows``
+    (the design_points.csv rows as dicts) and ``dir`` (the run's dse directory)."""
+    from dataclasses import replace
 
-    if not isinstance(design, Design):
-        design = Design.load(design)
-    raw = dict(design.raw)
-    dse = dict(raw.get("dse") or {})
-    if rankers is not None:
-        dse["rankers"] = list(rankers)
-    if budgets is not None:
-        dse["budgets"] = list(budgets)
-    if flips is not None or trials is not None:
-        mb = dict(dse.get("multibit") or {})
-        mb.update({k: v for k, v in (("flips", flips), ("trials", trials)) if v is not None})
-        dse["multibit"] = mb
-    raw["dse"] = dse
-    spec = parse_spec(raw, design.qnet().bitspace.size, origin=design.name)
-    return run_dse(design, spec, out, workers=workers, progress=progress)
+    from codesign import spec as specs
+    from codesign.dse.run import run_dse
+    from codesign.prepare import Prepared
+    from codesign.workspace import Workspace
+
+    spec = design if isinstance(design, specs.DesignSpec) else specs.load(design)
+    dse = spec.dse.with_options(rankers, budgets, flips, trials, origin=spec.origin)
+    prepared = Prepared(replace(spec, dse=dse), data_dir)
+    ws = Workspace(out, spec.name)
+    with ws.lock():
+        return run_dse(prepared, ws, workers=workers, progress=progress)

@@ -13,6 +13,7 @@ import numpy as np
 
 from codesign.errors import CodesignError
 from codesign.ir.from_keras import check_keras, onchip_part, quiet_stdout, strip_fkeras, to_hls4ml
+from codesign.level import Level, register
 
 
 class Hls4mlCsim:
@@ -49,6 +50,29 @@ class Hls4mlCsim:
 
     def __del__(self):
         self.close()
+
+
+@register("hls4ml")
+class Hls4mlLevel(Level):
+    """hls4ml's own project (weights as constants), C-simulated: a reference level, no fault injection."""
+
+    injects = False
+
+    def __init__(self, target):
+        super().__init__(target)
+        workdir = None if target.workdir is None else str(target.workdir)
+        self.csim = Hls4mlCsim(target.keras_model, self.qnet, workdir=workdir)
+
+    def values(self, codes: np.ndarray) -> np.ndarray:
+        return self.csim.predict(self.qnet.input_type.to_float(codes).astype(np.float32))
+
+    def predict(self, codes: np.ndarray) -> np.ndarray:
+        q = self.qnet
+        out = np.round(self.values(codes) * 2.0 ** q.output_type.frac).astype(np.int64)  # the outputs are codes
+        return out.reshape((len(codes),) + tuple(q.output_shape))
+
+    def close(self):
+        self.csim.close()
 
 
 def _lower_optimization(project: str, opt: str) -> None:

@@ -17,6 +17,7 @@ import numpy as np
 
 from codesign.errors import CodesignError
 from codesign.ir.from_keras import quiet_stdout
+from codesign.level import Level, register
 from codesign.sim.forward import flat_rows, quantize_input
 
 _P = ctypes.c_void_p
@@ -123,27 +124,26 @@ class RegfileCsim:
         self.close()
 
 
-class HlsLevel:
-    """The ``hls`` level of fault injection: C-sim of the register-file project (see the level protocol)."""
+@register("hls")
+class HlsLevel(Level):
+    """The ``hls`` level: C-sim of the register-file project (the plan's bits stored as three voted replicas)."""
 
-    def __init__(self, design, evaluator, plan=None, workdir=None, opt: str = "-O1"):
-        qnet = evaluator.qnet
-        bits = None
-        if plan is not None:
-            from codesign.hls.regfile import _plan_bits
+    def __init__(self, target, opt: str = "-O1"):
+        super().__init__(target)
+        bits = None if target.plan is None else target.plan.bits_for(self.qnet)
+        workdir = None if target.workdir is None else str(target.workdir)
+        self.csim = RegfileCsim(target.keras_model, self.qnet, bits, workdir=workdir,
+                                opt=target.options.get("opt", opt))
 
-            bits = _plan_bits(plan, qnet)
-        self.evaluator = evaluator
-        self.csim = RegfileCsim(design.zoo_model().onchip, qnet, bits, workdir=workdir, opt=opt)
+    def predict(self, codes: np.ndarray) -> np.ndarray:
+        return self.csim.predict_codes(codes)
 
     def outputs(self, faults, replica=None) -> list[np.ndarray]:
-        inputs = self.evaluator.acts[0]
-        shape = self.evaluator.acts[-1].shape
         result = []
-        for fault in faults:
-            touched = self.csim.flip(np.asarray(fault, dtype=np.int64), replica)
+        for fault, r in zip(faults, self.replicas(faults, replica)):
+            touched = self.csim.flip(np.asarray(fault, dtype=np.int64), r)
             try:
-                result.append(self.csim.predict_codes(inputs).reshape(shape))
+                result.append(self.csim.predict_codes(self.target.inputs))
             finally:
                 self.csim.restore(touched)
         return result

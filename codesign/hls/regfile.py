@@ -26,7 +26,6 @@ Not weights: MultiThreshold thresholds and fixed-point BatchNorm constants stay 
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +33,6 @@ from pathlib import Path
 import numpy as np
 
 from codesign.errors import CodesignError
-from codesign.hls.injection import HlsLevel, RegfileCsim  # noqa: F401  (the C-sim side, re-exported)
 from codesign.hls.layout import RegfileLayout
 from codesign.hls.extension import TEMPLATES
 from codesign.ir.from_keras import check_keras, onchip_part, quiet_stdout, strip_fkeras, to_hls4ml
@@ -579,20 +577,6 @@ def write_graph(graph) -> None:
 # --- public entry point -----------------------------------------------------------------------------------------
 
 
-def _plan_bits(plan, qnet):
-    if plan is None:
-        return None
-    from codesign.protect.plan import Plan
-
-    if isinstance(plan, (str, os.PathLike)):
-        plan = Plan.load(plan, qnet)
-    if plan.scheme != "tmr":
-        raise CodesignError(f"protection scheme {plan.scheme!r} is not supported in HLS (only tmr)")
-    if plan.design_hash and plan.design_hash != qnet.fingerprint():
-        raise CodesignError(f"the protection plan was made for another design ({plan.design!r})")
-    return qnet.bitspace.check(plan.bits)
-
-
 def check_out_dir(out_dir) -> Path:
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
@@ -603,33 +587,24 @@ def check_out_dir(out_dir) -> Path:
     return out
 
 
-def write_project(source, out_dir, backend: str = "Vivado", plan=None, *, qnet=None,
+def write_project(keras_model, out_dir, backend: str = "Vivado", plan=None, *, qnet=None,
                   tb_inputs: np.ndarray | None = None) -> dict:
     """Write a complete hls4ml project whose weights live in a register file; return its summary.
 
-    ``source``: a :class:`codesign.design.Design` (its on-chip model, QNet and — for the testbench — the first
-    rows of its data set) or a QKeras model (then ``qnet`` defaults to ``from_keras(model)``).
-    ``plan``: a :class:`codesign.protect.plan.Plan`, a plan file, or None; its bits are stored in three replicas.
-    ``tb_inputs``: float input rows for ``tb_data/`` (default: up to 100 rows of the design's data; none for a
-    bare model). An existing ``out_dir`` is replaced only if it is empty or a project written by this function.
+    ``keras_model``: the QKeras on-chip model; ``qnet`` its QNet (default ``from_keras(keras_model)``; a mitigated
+    network when the design has one). ``plan``: a :class:`codesign.protect.plan.Plan` or None; its bits are stored in
+    three replicas. ``tb_inputs``: float input rows for ``tb_data/``. An existing ``out_dir`` is replaced only if it
+    is empty or a project written by this function.
     """
+    from codesign.workspace import atomic_dir
+
     backend = backend_name(backend)
     out = check_out_dir(out_dir)
-    from codesign.design import Design
+    if qnet is None:
+        from codesign.ir.from_keras import from_keras
 
-    if isinstance(source, Design):
-        keras_model, qnet = source.zoo_model().onchip, qnet or source.qnet()
-        if tb_inputs is None:
-            tb_inputs = source.dataset().x[:TB_ROWS]
-    else:
-        keras_model = source
-        if qnet is None:
-            from codesign.ir.from_keras import from_keras
-
-            qnet = from_keras(keras_model)
-    bits = _plan_bits(plan, qnet)
-    from codesign.outdir import atomic_dir
-
+        qnet = from_keras(keras_model)
+    bits = None if plan is None else plan.bits_for(qnet)
     with atomic_dir(out) as tmp:
         graph = convert(keras_model, qnet, str(tmp), backend, bits, tb_inputs)
         write_graph(graph)

@@ -7,6 +7,8 @@ right, so the per-sample faulty cost is 0/1 and ΔC is the fraction the fault tu
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
 from codesign.errors import CodesignError
@@ -32,18 +34,26 @@ class Cost:
             raise CodesignError("metric emd needs an ECON-T decoder and HGCAL data (x48)")
 
     @classmethod
-    def for_design(cls, design, reference=None) -> "Cost":
-        zm = design.zoo_model()
+    def build(cls, metric: str, data, decoder_model=None, data_dir=None, reference=None) -> "Cost":
+        """The cost of ``metric`` on ``data``; EMD decodes with ``decoder_model`` (Keras) on the HGCAL geometry."""
         geometry = decoder = None
-        if design.metric == "emd":
+        if metric == "emd":
             from codesign.data.hgcal import load_geometry
             from codesign.metrics.decoder import FloatDecoder
 
-            geometry = load_geometry(design.data_dir)
-            if zm.decoder is None:
+            geometry = load_geometry(data_dir)
+            if decoder_model is None:
                 raise CodesignError("metric emd needs an autoencoder with a float decoder (the ECON-T zoo models)")
-            decoder = FloatDecoder.from_keras(zm.decoder)
-        return cls(design.metric, design.dataset(), decoder, geometry, reference)
+            decoder = FloatDecoder.from_keras(decoder_model)
+        return cls(metric, data, decoder, geometry, reference)
+
+    def subset(self, idx) -> "Cost":
+        """The same cost on the data rows ``idx`` (decoder and geometry shared)."""
+        out = copy.copy(self)
+        out.data = self.data.rows(idx)
+        if self.reference is not None:
+            out.reference = np.asarray(self.reference)[idx]
+        return out
 
     def per_sample(self, outputs: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
         """Cost of each row of ``outputs``; ``rows`` says which data rows they are (default: all, in order)."""

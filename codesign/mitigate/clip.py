@@ -14,7 +14,6 @@ cost to minimise. Faults hit every weight and bias bit of the network (the deplo
 from __future__ import annotations
 
 import copy
-import os
 import math
 
 import numpy as np
@@ -25,6 +24,7 @@ from codesign.ir.qnet import Activation, QNet
 DEFAULT_RATES = (1e-4, 1e-3, 3e-3)
 DEFAULT_TRIALS = 20
 DEFAULT_ITERATIONS = 3
+DEFAULT_ROWS = 2000
 
 
 def clippable(qnet: QNet) -> list[str]:
@@ -153,28 +153,24 @@ def clipact(qnet: QNet, cost, rates=DEFAULT_RATES, trials: int = DEFAULT_TRIALS,
             "rates": [float(r) for r in rates], "trials": trials, "iterations": iterations, "seed": seed}
 
 
-def clipact_cached(design, rates=DEFAULT_RATES, trials: int = DEFAULT_TRIALS, iterations: int = DEFAULT_ITERATIONS,
-                   rows: int = 2000, progress=None) -> dict:
-    """:func:`clipact` on ``rows`` sampled rows of the design (the paper's validation subset), cached in
-    ``$CODESIGN_CACHE/clipact/`` by network, data, metric and search settings (a search is minutes on big models)."""
+def clipact_cached(base: QNet, cost, seed: int, rates=DEFAULT_RATES, trials: int = DEFAULT_TRIALS,
+                   iterations: int = DEFAULT_ITERATIONS, rows: int = DEFAULT_ROWS, progress=None) -> dict:
+    """:func:`clipact` of ``base`` with ``cost`` on its ``rows`` sampled rows (the paper's validation subset), cached
+    in ``$CODESIGN_CACHE/clipact/`` by network, data, metric and search settings (a search is minutes on big
+    models)."""
     import hashlib
     import json
 
-    from codesign.campaign.api import sampled_cost
     from codesign.paths import cache_dir
+    from codesign.workspace import write_json
 
-    base = design.base_qnet()
-    cost = sampled_cost(design, rows)
-    h = hashlib.sha256(json.dumps({"qnet": base.fingerprint(), "metric": design.metric, "seed": design.seed,
+    h = hashlib.sha256(json.dumps({"qnet": base.fingerprint(), "metric": cost.metric, "seed": seed,
                                    "rates": [float(r) for r in rates], "trials": trials, "iterations": iterations,
                                    "rows": rows}, sort_keys=True).encode())
     h.update(np.ascontiguousarray(cost.data.x).tobytes())
     path = cache_dir() / "clipact" / f"{h.hexdigest()[:24]}.json"
     if path.is_file():
         return json.loads(path.read_text())
-    result = clipact(base, cost, rates, trials, iterations, design.seed, progress)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(result, indent=1))
-    tmp.replace(path)
+    result = clipact(base, cost, rates, trials, iterations, seed, progress)
+    write_json(path, result)
     return result

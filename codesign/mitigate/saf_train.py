@@ -182,13 +182,13 @@ def _fit(zm, qnet, spec: SafSpec, data_dir, seed: int) -> dict:
             "learning_rate": lr, "train_seconds": round(seconds, 2)}
 
 
-def finetuned_net(design, spec: SafSpec):
-    """(the QNet of ``design``'s model fine-tuned with ``spec``'s tables, tables behind its stored codes; the
-    fine-tuning record): a design-space point next to the design's own network."""
+def finetuned_net(zm, base_qnet, spec: SafSpec, data_dir=None, seed: int = 0):
+    """(the QNet of ``zm``'s model — whose QNet is ``base_qnet`` — fine-tuned with ``spec``'s tables, tables behind
+    its stored codes; the fine-tuning record): a design-space point next to the design's own network."""
     from codesign.ir.from_keras import from_keras
     from codesign.mitigate.saf import with_spec
 
-    zm = finetuned(design.zoo_model(), design.base_qnet(), spec, design.data_dir, design.seed)
-    base = from_keras(zm.onchip, design.name, zm.input_precision)
-    info = zm.info["saf"]
+    tuned = finetuned(zm, base_qnet, spec, data_dir, seed)
+    base = from_keras(tuned.onchip, base_qnet.name, tuned.input_precision)
+    info = tuned.info["saf"]
     return with_spec(base, spec, info["m"]), info

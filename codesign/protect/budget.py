@@ -19,7 +19,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from codesign.errors import CodesignError
-from codesign.protect.plan import Plan
 
 
 @dataclass(frozen=True)
@@ -103,28 +102,3 @@ def select_bits(budget: Budget, order: np.ndarray, size: int, delta: np.ndarray 
             raise CodesignError("an area budget needs the per-bit TMR overhead (design-space exploration resolves it)")
         n = int(area_bits)
     return np.sort(order[:n])
-
-
-def make_plan(design_name: str, qnet, bits: np.ndarray) -> Plan:
-    bits = qnet.bitspace.check(np.asarray(bits, dtype=np.int64))
-    return Plan(design_name, qnet.fingerprint(), np.sort(bits), "tmr")
-
-
-def ranking_order(design, ranker: str, out, delta: np.ndarray | None = None) -> np.ndarray:
-    """The order a plan takes its top bits from: the oracle's (ΔC descending, ties by index) or a ranker's."""
-    from codesign.rank import api
-
-    if ranker == "oracle":
-        if delta is None:
-            delta = api.load_oracle(design, out)
-        d = np.nan_to_num(delta, nan=-1.0)
-        return np.lexsort((np.arange(len(d)), -d))
-    name = api.canonical(ranker)
-    measure = None
-    if name in api.DYNAMIC:
-        if delta is None:
-            delta = api.load_oracle(design, out)
-        measure = api.replay(delta)
-    r = api.make_ranking(name, api.context_for(design), measure)
-    rest = np.setdiff1d(np.arange(design.qnet().bitspace.size), r.order)  # partial rankings: the rest last
-    return np.concatenate([r.order, rest])

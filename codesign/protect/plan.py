@@ -6,6 +6,7 @@ use a plan as a mask (protected bits never flip); the HLS and RTL generators tri
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,11 @@ from codesign.errors import CodesignError
 SCHEMES = ("tmr",)
 
 
+def bits_sha256(bits) -> str:
+    """The digest of a set of protected bits (campaign keys and tags, the RTL summary)."""
+    return hashlib.sha256(np.sort(np.asarray(bits if bits is not None else [], dtype=np.int64)).tobytes()).hexdigest()
+
+
 @dataclass
 class Plan:
     design: str
@@ -24,9 +30,30 @@ class Plan:
     bits: np.ndarray
     scheme: str = "tmr"
 
+    @classmethod
+    def of(cls, design: str, qnet, bits, scheme: str = "tmr") -> "Plan":
+        """The plan protecting ``bits`` of ``qnet``."""
+        bits = qnet.bitspace.check(np.asarray(bits, dtype=np.int64))
+        return cls(design, qnet.fingerprint(), np.unique(bits), scheme)
+
+    def bits_for(self, qnet, schemes=SCHEMES) -> np.ndarray:
+        """The protected bits, sorted and unique, after checking the plan fits ``qnet`` and a scheme the caller
+        implements (one place for what the HLS register file, the RTL and the campaigns each checked)."""
+        if self.scheme not in schemes:
+            raise CodesignError(f"protection scheme {self.scheme!r} is not supported here (only "
+                                f"{', '.join(schemes)})")
+        if self.design_hash and self.design_hash != qnet.fingerprint():
+            raise CodesignError(f"the protection plan was made for another design ({self.design!r})")
+        return np.unique(qnet.bitspace.check(self.bits))
+
+    def to_json(self) -> str:
+        return json.dumps({"design": self.design, "design_hash": self.design_hash, "scheme": self.scheme,
+                           "bits": sorted(map(int, self.bits))})
+
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps({"design": self.design, "design_hash": self.design_hash,
-                                          "scheme": self.scheme, "bits": sorted(map(int, self.bits))}))
+        from codesign.workspace import write_text
+
+        write_text(path, self.to_json())
 
     @classmethod
     def load(cls, path: str | Path, qnet=None) -> "Plan":

@@ -1,9 +1,8 @@
-"""Rankings of a design (``codesign rank``) and their evaluation against the stored oracle (``codesign evaluate``).
+"""Rankings as values: make a ranker's order of the BitSpace bits, replay dynamic rankers from an oracle or drive them
+live, judge rankings against the oracle, and write ``rank.csv`` / ``evaluation.*`` into a directory the caller gives.
 
-Outputs: ``<out>/<design>/rank/<method>/rank.csv`` (``position,bit`` plus the bit's address and the injection count
-at which the method found it) and ``<out>/<design>/evaluation/{evaluation.csv, evaluation.md, oracle_properties.json,
-monoscore.csv, *.png}``. Dynamic rankers are replayed from the oracle when one is stored (the oracle is exactly what
-a live campaign would measure), else driven live by the campaign evaluator.
+``rank.csv`` has ``position,bit`` plus the bit's address and the injection count at which the method found it;
+``evaluation/`` holds ``evaluation.csv``, ``evaluation.md``, ``oracle_properties.json`` and ``monoscore.csv``.
 """
 
 from __future__ import annotations
@@ -17,10 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from codesign.errors import CodesignError
-from codesign.outdir import atomic_dir
 from codesign.rank import dynamic, static
 from codesign.rank.base import Context, Ranking
-from codesign.rank.loss import ROWS
+from codesign.rank.names import canonical
 
 log = logging.getLogger(__name__)
 
@@ -36,33 +34,6 @@ DYNAMIC = {
     "statfi_data_aware": lambda o: dynamic.StatFI(True),
     "statfi_data_unaware": lambda o: dynamic.StatFI(False),
 }
-ALIASES = {"binfi": "binfi_serial", "statfi": "statfi_data_aware", "msb_to_lsb": "msb"}
-RANKERS = tuple(STATIC) + tuple(DYNAMIC)
-
-
-def canonical(name: str) -> str:
-    name = ALIASES.get(name.strip().lower(), name.strip().lower())
-    if name not in RANKERS:
-        raise CodesignError(f"unknown ranker {name!r}; choose from {', '.join(RANKERS)}")
-    return name
-
-
-def parse_rankers(text: str | None) -> list[str]:
-    if not text:
-        return list(RANKERS)
-    names = [canonical(t) for t in text.split(",") if t.strip()]
-    if not names:
-        raise CodesignError("no ranker named")
-    return list(dict.fromkeys(names))
-
-
-def context_for(design, rows: int = ROWS) -> Context:
-    from codesign.campaign.api import evaluator_for
-    from codesign.rank.loss import loss_model_for
-
-    return Context(design.qnet(), seed=design.seed, metric=design.metric,
-                   loss_factory=lambda obj: loss_model_for(design, rows, obj),
-                   evaluator_factory=lambda n: evaluator_for(design, n))
 
 
 def check_options(k: int, k_eigen: int) -> None:
@@ -84,103 +55,70 @@ def make_ranking(name: str, ctx: Context, measure=None, **opts) -> Ranking:
 # --- oracle ------------------------------------------------------------------------------------------------------
 
 
-def load_oracle(design, out, column: str = "delta_cost") -> np.ndarray:
-    """ΔC (or another numeric ``column`` of oracle.csv, e.g. ``changed_rows``) per BitSpace index from
-    ``<out>/<design>/oracle/oracle.csv`` (NaN where not evaluated)."""
-    path = Path(out) / design.name / "oracle" / "oracle.csv"
-    if not path.is_file():
-        raise CodesignError(f"no oracle for {design.name} in {Path(out)}: run `codesign oracle "
-                            f"<design.yaml> --out {out}` first")
-    qnet = design.qnet()
-    summary = path.with_name("summary.json")
-    if summary.is_file():
-        h = json.loads(summary.read_text()).get("design_hash")
-        if h and h != qnet.fingerprint():
-            raise CodesignError(f"the oracle in {path.parent} was made for another version of {design.name}")
-    delta = np.full(qnet.bitspace.size, np.nan)
-    with open(path, newline="") as f:
-        for rec in csv.DictReader(f):
-            bit = int(rec["bit"])
-            if not 0 <= bit < len(delta):
-                raise CodesignError(f"{path}: bit {bit} is outside BitSpace ({len(delta)} bits)")
-            delta[bit] = float(rec[column])
-    return delta
-
-
 def replay(delta: np.ndarray):
     """``measure(bit) -> ΔC`` answered from a stored oracle (bits it did not evaluate read as 0)."""
     return lambda bit: float(np.nan_to_num(delta[bit]))
 
 
-def live_measure(design, out):
-    """ΔC of one bit measured by the simulator, kept in a resumable store (single-bit campaign keyed like the
-    oracle), so a killed dynamic ranking loses nothing."""
-    from codesign.campaign.api import campaign_key, evaluator_for
-    from codesign.campaign.faults import FaultModel
-    from codesign.campaign.store import Store
-
-    ev = evaluator_for(design)
-    model = FaultModel("single", seed=design.seed)
-    store = Store(Path(out) / design.name / ".work" / "oracle.sqlite", campaign_key(design, ev, model, None))
+def live_measure(evaluator, store):
+    """``measure(bit) -> ΔC`` by the simulator, kept in ``store`` (a resumable single-bit campaign store keyed like
+    the oracle's), so a killed dynamic ranking loses nothing."""
     table = store.table()
     done = {int(i): float(d) for i, d in zip(table["fault_id"], table["delta_cost"])}
 
     def measure(bit: int) -> float:
         if bit not in done:
-            o = ev.evaluate([bit])
+            o = evaluator.evaluate([bit])
             store.add([(bit, str(bit), 1, o.delta_cost, o.faulty_cost, o.changed_rows)])
             done[bit] = o.delta_cost
         return done[bit]
 
-    measure.close = store.close
     return measure
 
 
-# --- commands ----------------------------------------------------------------------------------------------------
+def order(name: str, ctx: Context, oracle=None) -> np.ndarray:
+    """The order a plan takes its top bits from: the oracle's (ΔC descending, ties by index) or a ranker's, dynamic
+    rankers replayed from the oracle (partial rankings: the rest last)."""
+    if name == "oracle":
+        if oracle is None:
+            raise CodesignError("ranker oracle needs the single-bit oracle (run `codesign oracle` first)")
+        return oracle.order()
+    name = canonical(name)
+    measure = None
+    if name in DYNAMIC:
+        if oracle is None:
+            raise CodesignError(f"{name} injects faults: it needs the single-bit oracle (run `codesign oracle`)")
+        measure = replay(oracle.delta)
+    r = make_ranking(name, ctx, measure)
+    rest = np.setdiff1d(np.arange(ctx.bitspace.size), r.order)
+    return np.concatenate([r.order, rest])
 
 
-def rank(design, method: str, out="out", k: int = 5, k_eigen: int = 8, rows: int = ROWS) -> dict:
-    method = canonical(method)
+def rank(ctx: Context, method: str, measure=None, k: int = 5, k_eigen: int = 8) -> tuple[Ranking, float]:
+    """(the ranking, seconds); ``measure`` answers a dynamic ranker's injections (:func:`replay` or
+    :func:`live_measure`)."""
     check_options(k, k_eigen)
-    ctx = context_for(design, rows)
-    measure, source = None, "static"
-    if method in DYNAMIC:
-        try:
-            delta = load_oracle(design, out)
-            measure, source = replay(delta), "oracle replay"
-        except CodesignError:
-            measure, source = live_measure(design, out), "live"
     t0 = time.perf_counter()
-    try:
-        r = make_ranking(method, ctx, measure, k=k, k_eigen=k_eigen)
-    finally:
-        getattr(measure, "close", lambda: None)()
-    seconds = time.perf_counter() - t0
-    final = Path(out) / design.name / "rank" / method
-    addr = ctx.bitspace.table()
-    with atomic_dir(final) as tmp:
-        with open(tmp / "rank.csv", "w", newline="") as f:
-            w = csv.writer(f)
-            w.writerow(["position", "bit", "flips", "layer", "tensor", "index", "bit_position"])
-            for i, (b, fl) in enumerate(zip(r.order.tolist(), r.flips.tolist())):
-                w.writerow([i, b, fl, addr["layer"][b], addr["tensor"][b], int(addr["index"][b]),
-                            int(addr["bit_position"][b])])
-        info = {k_: v for k_, v in r.info.items() if k_ != "score"}
-        (tmp / "summary.json").write_text(json.dumps(
-            {"design": design.name, "method": method, "source": source, "bits": int(len(r.order)),
-             "flips": int(r.flips[-1]) if len(r.flips) else 0, "seconds": seconds, **info}, indent=1))
-    return {"design": design.name, "method": method, "source": source, "bits": int(len(r.order)),
-            "seconds": seconds, "out": str(final), **info}
+    r = make_ranking(method, ctx, measure, k=k, k_eigen=k_eigen)
+    return r, time.perf_counter() - t0
 
 
-def evaluate(design, rankers: list[str] | None = None, out="out", k: int = 5, k_eigen: int = 8,
-             rows: int = ROWS) -> dict:
+def write_ranking(directory: Path, r: Ranking, bitspace, summary: dict) -> None:
+    addr = bitspace.table()
+    with open(directory / "rank.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["position", "bit", "flips", "layer", "tensor", "index", "bit_position"])
+        for i, (b, fl) in enumerate(zip(r.order.tolist(), r.flips.tolist())):
+            w.writerow([i, b, fl, addr["layer"][b], addr["tensor"][b], int(addr["index"][b]),
+                        int(addr["bit_position"][b])])
+    (directory / "summary.json").write_text(json.dumps(summary, indent=1))
+
+
+def evaluate(ctx: Context, names: list[str], delta: np.ndarray, k: int = 5, k_eigen: int = 8) -> dict:
+    """Every ranker in ``names`` judged against the oracle's ΔC: {"rows", "rankings", "properties", "monoscores"}."""
     from codesign.rank import evaluation as ev
 
     check_options(k, k_eigen)
-    names = rankers or list(RANKERS)
-    delta = load_oracle(design, out)  # before any work: a missing oracle is a user error
-    ctx = context_for(design, rows)
     bs = ctx.bitspace
     measure = replay(delta)
     rows_out, rankings = [], {}
@@ -193,31 +131,29 @@ def evaluate(design, rankers: list[str] | None = None, out="out", k: int = 5, k_
         rankings[name] = r
         log.info("%s: AUC/oracle %.4f", name, row["auc_vs_oracle"])
     mono = ev.monoscores(delta, bs)
-    props = {"design": design.name, "bits": int(np.sum(~np.isnan(delta))),
-             "sensitive": int(np.nansum(delta > 0)), "model_monoscore": float(np.nanmean(mono)),
-             **ev.monotonicity_exceptions(delta, bs)}
-    final = Path(out) / design.name / "evaluation"
+    props = {"bits": int(np.sum(~np.isnan(delta))), "sensitive": int(np.nansum(delta > 0)),
+             "model_monoscore": float(np.nanmean(mono)), **ev.monotonicity_exceptions(delta, bs)}
+    return {"rows": rows_out, "rankings": rankings, "properties": props, "monoscores": mono}
+
+
+def write_evaluation(directory: Path, name: str, result: dict, delta: np.ndarray, bitspace) -> None:
+    rows_out, props, mono = result["rows"], result["properties"], result["monoscores"]
     columns = list(dict.fromkeys(k_ for r_ in rows_out for k_ in r_))
     head = ["ranker", "auc_vs_oracle", "spearman", "false_positives", "false_negatives"]
     columns = head + [c for c in columns if c not in head]
-    with atomic_dir(final) as tmp:
-        with open(tmp / "evaluation.csv", "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=columns)
-            w.writeheader()
-            for r_ in rows_out:
-                w.writerow({c: ("" if r_.get(c) is None else r_.get(c)) for c in columns})
-        (tmp / "evaluation.md").write_text(markdown(design.name, rows_out, props))
-        (tmp / "oracle_properties.json").write_text(json.dumps(props, indent=1))
-        addr = bs.table()
-        with open(tmp / "monoscore.csv", "w", newline="") as f:
-            w = csv.writer(f)
-            w.writerow(["bit", "bit_position", "delta_cost", "monoscore"])
-            for b in np.flatnonzero(~np.isnan(delta)):
-                w.writerow([int(b), int(addr["bit_position"][b]), repr(float(delta[b])), repr(float(mono[b]))])
-        from codesign.report.plots import evaluation_plots
-
-        evaluation_plots(rankings, delta, rows_out, mono, bs, tmp, title=design.name)
-    return {"design": design.name, "rankers": rows_out, "properties": props, "out": str(final)}
+    with open(directory / "evaluation.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=columns)
+        w.writeheader()
+        for r_ in rows_out:
+            w.writerow({c: ("" if r_.get(c) is None else r_.get(c)) for c in columns})
+    (directory / "evaluation.md").write_text(markdown(name, rows_out, props))
+    (directory / "oracle_properties.json").write_text(json.dumps(props, indent=1))
+    addr = bitspace.table()
+    with open(directory / "monoscore.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["bit", "bit_position", "delta_cost", "monoscore"])
+        for b in np.flatnonzero(~np.isnan(delta)):
+            w.writerow([int(b), int(addr["bit_position"][b]), repr(float(delta[b])), repr(float(mono[b]))])
 
 
 def markdown(name: str, rows: list[dict], props: dict) -> str:

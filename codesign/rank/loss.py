@@ -183,16 +183,13 @@ class LossModel:
             start += size
         return traces
 
-def loss_model_for(design, rows: int = ROWS, objective: str = "task") -> LossModel:
-    """The LossModel of a design on its first ``rows`` evaluation rows (inputs quantized as the chip sees them)."""
+def loss_model(keras_model, qnet, data, metric: str, decoder=None, seed: int = 0, rows: int = ROWS,
+               objective: str = "task") -> LossModel:
+    """The LossModel on the first ``rows`` rows of ``data`` (inputs quantized as the chip sees them)."""
     from codesign.sim.forward import quantize_input
 
     if rows <= 0:
         raise CodesignError("rows must be a positive integer")
-    zm = design.zoo_model()
-    qnet = design.qnet()
-    data = design.dataset()
     x = qnet.input_type.to_float(quantize_input(qnet, data.x[:rows]))
     y = None if data.y is None else np.asarray(data.y)[:rows]
-    return LossModel(zm.onchip, qnet, x, design.metric, y=y, decoder=zm.decoder, seed=design.seed,
-                     objective=objective)
+    return LossModel(keras_model, qnet, x, metric, y=y, decoder=decoder, seed=seed, objective=objective)

@@ -1,118 +1,11 @@
-"""Design-space exploration results: read ``design_points.csv``, find the Pareto front, draw the trade-off PNGs.
-
-A design point is one protection plan (a ranker and a budget) with its measured costs. The two references have
-ranker ``-`` and budget ``none`` (no TMR) or ``full`` (every bit triplicated). Empty CSV cells mean "not measured"
-and are read as ``None``.
-"""
+"""The trade-off PNGs of a design-space exploration (the rows of ``design_points.csv``, see :mod:`codesign.points`)."""
 
 from __future__ import annotations
 
-import csv
-import math
 import os
 from pathlib import Path
 
-from codesign.errors import CodesignError
-
-TEXT_COLUMNS = ("design", "ranker", "budget", "metric", "point", "mitigation", "variant", "clip_thresholds",
-                "saf_function")
-BOOL_COLUMNS = ("equivalence", "masking_verified")
-REQUIRED_COLUMNS = ("design", "ranker", "budget", "equivalence", "masking_verified")
-X_AREA, Y_DELTA = "area_cells", "multibit_mean_delta_cost"
-
-
-def _cell(column: str, raw: str):
-    text = (raw or "").strip()
-    if text == "":
-        return None
-    if column in TEXT_COLUMNS:
-        return text
-    if column in BOOL_COLUMNS:
-        low = text.lower()
-        return True if low == "true" else False if low == "false" else text
-    try:
-        value = float(text)
-    except ValueError:
-        return text
-    return None if math.isnan(value) else value
-
-
-def read_points(path: str | Path) -> tuple[list[str], list[dict]]:
-    """(columns in file order, one dict per row with numbers as float, true/false as bool, empty as None)."""
-    path = Path(path)
-    try:
-        with open(path, newline="", encoding="utf-8") as f:
-            reader = csv.DictReader(f)
-            columns = list(reader.fieldnames or [])
-            rows = [{c: _cell(c, r.get(c)) for c in columns} for r in reader]
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise CodesignError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
-    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
-    if missing:
-        raise CodesignError(f"{path} is not a design_points.csv: no column {', '.join(missing)}")
-    return columns, rows
-
-
-def as_points(points) -> list[dict]:
-    """A list of point dicts as given, or the rows of a design_points.csv path."""
-    if isinstance(points, (str, os.PathLike)):
-        return read_points(points)[1]
-    return list(points)
-
-
-def number(value) -> float | None:
-    """A finite float, or None for missing / non-numeric / NaN / infinite cells."""
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
-
-
-def reference(point: dict) -> str | None:
-    """'none' or 'full' for the two reference points, None for a ranker's plan or a mitigated network's point."""
-    budget = str(point.get("budget") or "").strip().lower()
-    return budget if budget in ("none", "full") and not point.get("variant") else None
-
-
-def series(point: dict) -> str:
-    """The line a point belongs to in the plots: its ranker, or its mitigated network (``clip-actmax``,
-    ``saf-tanh``)."""
-    return str(point["variant"]) if point.get("variant") else str(point.get("ranker"))
-
-
-def label(point: dict) -> str:
-    """How a point is named in plots, tables and failure messages: ``ranker/budget``, or the reference's name."""
-    ref = reference(point)
-    if ref:
-        return ref
-    if point.get("variant"):
-        return str(point.get("point") or f"{point['variant']}/{point.get('budget')}")
-    return f"{point.get('ranker') or '?'}/{point.get('budget') or '?'}"
-
-
-def pareto_front(points, x: str = X_AREA, y: str = Y_DELTA) -> list[int]:
-    """Indices of the points no other point dominates when minimising both ``x`` and ``y``, by increasing x.
-
-    q dominates p when q is no worse in both and strictly better in one, so points with identical (x, y) are all
-    on the front (neither dominates the other) and of several points at the same x only the lowest y survive.
-    Points with x or y missing, NaN or infinite are left out.
-    """
-    pts = as_points(points)
-    valued = [(number(p.get(x)), number(p.get(y)), i) for i, p in enumerate(pts)]
-    valued = sorted(v for v in valued if v[0] is not None and v[1] is not None)
-    front: list[int] = []
-    best_y = math.inf  # lowest y among points with smaller x, or equal x seen earlier
-    last = None
-    for vx, vy, i in valued:
-        if vy < best_y or (vx, vy) == last:
-            front.append(i)
-            last = (vx, vy)
-        best_y = min(best_y, vy)
-    return front
-
+from codesign.points import X_AREA, Y_DELTA, as_points, label, number, pareto_front, reference, series
 
 # ---------------------------------------------------------------- plots
 
@@ -270,15 +163,6 @@ def _area_plot(points: list[dict], colours: dict, path: Path) -> Path:
 
 PLOTS = ("pareto_area_vs_delta.png", "budget_vs_delta.png", "area_vs_protected.png")
 BER_PLOT = "ber_sweep.png"
-
-
-def read_ber(path: str | Path) -> list[dict]:
-    """Rows of a ber_sweep.csv (numbers as float); [] when the run has no BER sweep."""
-    path = Path(path)
-    if not path.is_file():
-        return []
-    with open(path, newline="", encoding="utf-8") as f:
-        return [{c: _cell(c, v) for c, v in r.items()} for r in csv.DictReader(f)]
 
 
 def ber_plot(ber_rows: list[dict], points: list[dict], path: Path) -> Path:

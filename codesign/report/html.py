@@ -10,13 +10,13 @@ from __future__ import annotations
 import base64
 import html
 import json
-import os
-import tempfile
 from pathlib import Path
 
-from codesign.check import LIMITS, check_run, find_runs, limit_rule, point_failures, read_run
+from codesign.check import check_run, find_runs, point_failures, read_run
 from codesign.errors import CodesignError
-from codesign.report.dse import dse_plots, label, pareto_front, reference
+from codesign.points import BER_CSV, LIMITS, label, limit_rule, pareto_front, read_ber, reference
+from codesign.report.dse import dse_plots
+from codesign.workspace import write_text
 
 COLUMN_HELP = {
     "design": "design name (design file)",
@@ -243,20 +243,5 @@ def write_report(run_dir: str | Path) -> Path:
         raise CodesignError(f"{run_dir} holds {len(runs)} design runs ({', '.join(r.parent.name for r in runs)}); "
                             "give one design's directory")
     run = read_run(runs[0])
-    from codesign.report.dse import read_ber
-
-    plots = dse_plots(run["points"], run["dir"] / "plots", read_ber(run["dir"] / "ber_sweep.csv"))
-    text = render(run, plots)
-    final = run["dir"] / "report.html"
-    fd, tmp = tempfile.mkstemp(prefix=".report.html.", dir=run["dir"])
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it 0600; the report should read like any other file
-        os.replace(tmp, final)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return final
+    plots = dse_plots(run["points"], run["dir"] / "plots", read_ber(run["dir"] / BER_CSV))
+    return write_text(run["dir"] / "report.html", render(run, plots))

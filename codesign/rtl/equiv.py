@@ -1,10 +1,11 @@
 """Formal equivalence of a protected design with the unprotected one (Yosys ``equiv_*``), with no faults.
 
-``equivalence(gold_dir, gate_dir)``: gold = ``write_rtl(qnet, d)``, gate = ``write_rtl(qnet, d2, plan)``. The proof
+``equivalence(gold, gate)``: gold = ``write_rtl(qnet, d)``, gate = ``write_rtl(qnet, d2, plan)`` (both
+:class:`codesign.rtl.build.RtlBuild`). The proof
 has two compositional steps, both by Yosys:
 
 1. **Word kinds.** A protected word is an instance of a split-word module (one module per width and protected bits,
-   listed in ``rtl.json`` as ``word_modules``). Each such module is proven equivalent, on its output ``q`` (``err``
+   listed in the RTL summary as ``word_modules``). Each such module is proven equivalent, on its output ``q`` (``err``
    excluded), to a plain ``W``-bit register loaded on ``en`` (``equiv_induct``: from any state in which the two
    ``q`` agree they agree forever). A module text is proven once and the verdict cached under
    ``$CODESIGN_CACHE/yosys/`` (ECON-T-M bitwise 40 %: 1 710 split words, 6 kinds).
@@ -47,6 +48,7 @@ import time
 from pathlib import Path
 
 from codesign.errors import CodesignError
+from codesign.rtl.build import RtlBuild
 from codesign.rtl.generate import PRIMITIVES as PRIMITIVE_FILES
 from codesign.rtl.yosys import _blackbox_stub, _run, cache_root, yosys_version
 
@@ -55,19 +57,16 @@ GROUP_WORDS = 50  # weight words per induction (one SAT problem each: small ones
 MAX_GROUPS = 100  # ... unless that makes more groups than this (each group's cone selection scans the design)
 
 
-def _design(rtl_dir) -> dict:
-    rtl_dir = Path(rtl_dir).resolve()
+def _design(build: RtlBuild) -> dict:
+    dp = build.datapath
     try:
-        summary = json.loads((rtl_dir / "rtl.json").read_text())
-        dp = summary["datapath"]
-        dp_text = (rtl_dir / dp["file"]).read_text()
-    except (OSError, ValueError, KeyError):
-        raise CodesignError(f"{rtl_dir} is not an RTL directory of this codesign version (no readable rtl.json "
-                            "with a datapath); generate it again") from None
-    return {"dir": rtl_dir, "top": summary["top"], "dp": dp["module"], "dp_file": dp["file"], "dp_text": dp_text,
+        dp_text = (build.dir / dp["file"]).read_text()
+    except OSError as exc:
+        raise CodesignError(f"cannot read the datapath of {build.dir}: {exc.strerror or exc}") from None
+    return {"dir": build.dir, "top": build.top, "dp": dp["module"], "dp_file": dp["file"], "dp_text": dp_text,
             "sha256": hashlib.sha256(dp_text.encode()).hexdigest(),
-            "others": [s for s in summary["sources"] if s != dp["file"]], "words": int(summary["weight_words"]),
-            "word_modules": list(summary.get("word_modules", []))}
+            "others": [s for s in build.sources if s != dp["file"]], "words": build.weight_words,
+            "word_modules": build.word_modules}
 
 
 def _texts(d: dict) -> list[str]:
@@ -100,7 +99,7 @@ def _split(d: dict) -> tuple[dict[str, tuple[str, int]], list[tuple[str, str]]]:
         sources.append((name, text))
     missing = sorted(set(d["word_modules"]) - set(kinds))
     if missing:
-        raise CodesignError(f"{d['dir']}: split-word module {missing[0]} listed in rtl.json is not in the sources")
+        raise CodesignError(f"{d['dir']}: split-word module {missing[0]} of the RTL summary is not in the sources")
     return kinds, sources
 
 
@@ -210,13 +209,13 @@ def _groups(n_words: int) -> list[list[str]]:
             for g in range(0, tens, per)]
 
 
-def equivalence(gold_dir, gate_dir, timeout: float = 1800.0) -> dict:
+def equivalence(gold: RtlBuild, gate: RtlBuild, timeout: float = 1800.0) -> dict:
     """Prove with Yosys that the design in ``gate_dir`` (e.g. a TMR plan) behaves like the one in ``gold_dir`` (the
     unprotected design) when nothing is upset. Returns ``{"equivalent", "method", "proven", "unproven", "seconds",
     "datapath_identical"}`` (``proven``/``unproven``: counts of ``$equiv`` cells of the top proof, or of the word
     kinds when one of those fails; ``equivalent`` is True only when proven), plus ``word_kinds`` and
     ``word_kind_cells_proven`` when split words were compared."""
-    gold, gate = _design(gold_dir), _design(gate_dir)
+    gold, gate = _design(gold), _design(gate)
     identical = gold["sha256"] == gate["sha256"] and gold["dp"] == gate["dp"]
     t0 = time.time()
     out = {"equivalent": False, "proven": 0, "unproven": 0, "datapath_identical": identical}

@@ -34,7 +34,6 @@ comparison per output bit).
 from __future__ import annotations
 
 import hashlib
-import json
 import shutil
 from pathlib import Path
 
@@ -43,7 +42,9 @@ import numpy as np
 from codesign.errors import CodesignError
 from codesign.ir.fixed import FixedType
 from codesign.ir.qnet import Activation, BatchNorm, Conv2D, Dense, Reshape, Threshold
-from codesign.outdir import atomic_dir
+from codesign.protect.plan import bits_sha256
+from codesign.rtl.build import RtlBuild
+from codesign.workspace import atomic_dir
 from codesign.rtl.names import Word, layer_idents, module_name, words
 
 RTL_SIM = Path(__file__).resolve().parents[2] / "rtl_sim"
@@ -646,12 +647,8 @@ class _Gen:
 # --- public entry point --------------------------------------------------------------------------------------------
 
 
-def protected_bits(plan) -> np.ndarray:
-    if plan is None:
-        return np.zeros(0, dtype=np.int64)
-    if getattr(plan, "scheme", "tmr") != "tmr":
-        raise CodesignError(f"the RTL generator implements TMR plans only, not {plan.scheme!r}")
-    return np.unique(np.asarray(plan.bits, dtype=np.int64))
+def protected_bits(qnet, plan) -> np.ndarray:
+    return np.zeros(0, dtype=np.int64) if plan is None else plan.bits_for(qnet)
 
 
 def word_codes(qnet, word_list: list[Word]) -> np.ndarray:
@@ -665,30 +662,25 @@ def word_codes(qnet, word_list: list[Word]) -> np.ndarray:
     return flat
 
 
-def protected_sha256(bits) -> str:
-    """The digest of a set of protected BitSpace bits that ``rtl.json`` records."""
-    return hashlib.sha256(np.sort(np.asarray(bits, dtype=np.int64)).tobytes()).hexdigest()
-
-
-def ensure_rtl(qnet, out_dir, plan=None) -> dict:
-    """The RTL of ``plan`` in ``out_dir``: reused when its ``rtl.json`` is of this network, this plan and this
-    generator (it has a separate datapath), else written (again) by :func:`write_rtl`; returns the summary."""
-    try:
-        summary = json.loads((Path(out_dir) / "rtl.json").read_text())
-        if summary.get("design_hash") == qnet.fingerprint() and "datapath" in summary and \
-                summary.get("protected_sha256") == protected_sha256(protected_bits(plan)):
-            return summary
-    except (OSError, ValueError):
-        pass
+def ensure_rtl(qnet, out_dir, plan=None) -> RtlBuild:
+    """The RTL of ``plan`` in ``out_dir``: reused when it is of this network, this plan and this generator (it has a
+    separate datapath), else written (again) by :func:`write_rtl`."""
+    bits = protected_bits(qnet, plan)
+    if RtlBuild.exists(out_dir):
+        try:
+            build = RtlBuild.read(out_dir)
+            if build.design_hash == qnet.fingerprint() and build.protected_sha256 == bits_sha256(bits):
+                return build
+        except CodesignError:
+            pass
     return write_rtl(qnet, out_dir, plan)
 
 
-def write_rtl(qnet, out_dir, plan=None) -> dict:
+def write_rtl(qnet, out_dir, plan=None) -> RtlBuild:
     """Write ``<top>.v`` (weight registers, TMR, the datapath instance), ``<top>_datapath.v`` (the datapath: the same
-    text for every plan), ``tmr_vote.v``, ``tmr_ff.v``, ``weights.hex`` (the load image) and ``rtl.json`` into
-    ``out_dir`` (atomically) and return the summary stored in ``rtl.json``."""
-    bits = protected_bits(plan)
-    qnet.bitspace.check(bits)
+    text for every plan), ``tmr_vote.v``, ``tmr_ff.v``, ``weights.hex`` (the load image) and the summary into
+    ``out_dir`` (atomically); returns the :class:`RtlBuild`."""
+    bits = protected_bits(qnet, plan)
     word_list = words(qnet, bits)
     gen = _Gen(qnet, word_list)
     primitives = primitive_sources()
@@ -699,9 +691,8 @@ def write_rtl(qnet, out_dir, plan=None) -> dict:
             shutil.copyfile(p, tmp / p.name)
         codes = word_codes(qnet, word_list)
         (tmp / "weights.hex").write_text("".join(f"{int(c):x}\n" for c in codes))
-        summary = summarize(qnet, gen, bits, hashlib.sha256(dp_text.encode()).hexdigest())
-        (tmp / "rtl.json").write_text(json.dumps(summary, indent=1))
-    return summary
+        RtlBuild(tmp, summarize(qnet, gen, bits, hashlib.sha256(dp_text.encode()).hexdigest())).write()
+    return RtlBuild.read(out_dir)
 
 
 def summarize(qnet, gen: "_Gen", bits: np.ndarray, dp_sha256: str) -> dict:
@@ -726,7 +717,7 @@ def summarize(qnet, gen: "_Gen", bits: np.ndarray, dp_sha256: str) -> dict:
         "weight_words": gen.n_words,
         "weight_bits": weight_bits,
         "protected_bits": int(len(bits)),
-        "protected_sha256": protected_sha256(bits),
+        "protected_sha256": bits_sha256(bits),
         "weight_flops": weight_bits + 2 * int(len(bits)),
         "packing": "element j of in_data/out_data at bits [(j+1)*W-1 : j*W], flat C order",
         "naming": "w_<layer>_<tensor>_<element>; Verilog bit i = BitSpace bit position W-1-i; a protected word is "

@@ -15,23 +15,25 @@ from pathlib import Path
 import numpy as np
 
 from codesign.errors import CodesignError
+from codesign.level import Level, register
 from codesign.rtl.sim import STALL_TIMEOUT, RtlSim
 
 
-class RtlLevel:
-    def __init__(self, design, evaluator, plan=None, workdir=None, stall_timeout: float = STALL_TIMEOUT,
-                 inject_cycle: int = 0):
-        self.design = design
-        self.evaluator = evaluator
-        self.qnet = evaluator.qnet
-        self.codes = np.asarray(evaluator.acts[0], dtype=np.int64)
-        self.shape = evaluator.acts[-1].shape
-        self.inject_cycle = int(inject_cycle)
+@register("rtl")
+class RtlLevel(Level):
+    """Options: ``stall_timeout`` (s), ``inject_cycle`` (cycle of the input stream at which flips land)."""
+
+    def __init__(self, target):
+        super().__init__(target)
+        opts = target.options
+        self.codes = np.asarray(target.inputs, dtype=np.int64)
+        self.shape = (len(self.codes),) + tuple(self.qnet.output_shape)
+        self.inject_cycle = int(opts.get("inject_cycle", 0))
         if self.inject_cycle < 0:
-            raise CodesignError(f"inject_cycle must be >= 0, not {inject_cycle}")
-        self.sim = RtlSim(self.qnet, plan, workdir, stall_timeout)
-        h = hashlib.sha256(self.sim.summary["design_hash"].encode())
-        h.update(self.sim.summary["protected_sha256"].encode())
+            raise CodesignError(f"inject_cycle must be >= 0, not {self.inject_cycle}")
+        self.sim = RtlSim(self.qnet, target.plan, target.workdir, float(opts.get("stall_timeout", STALL_TIMEOUT)))
+        h = hashlib.sha256(self.sim.build.design_hash.encode())
+        h.update(self.sim.build.protected_sha256.encode())
         h.update(np.ascontiguousarray(self.codes).tobytes())
         h.update(str(self.inject_cycle).encode())
         self.results = Path(self.sim.workdir) / f"results-{h.hexdigest()[:16]}.jsonl"
@@ -46,9 +48,7 @@ class RtlLevel:
         in one simulator start. ``replica``: the TMR replica a protected bit's upset hits (None: all three), one
         for every fault or a list with one per fault."""
         faults = [self.qnet.bitspace.check(f) for f in faults]
-        replicas = list(replica) if isinstance(replica, (list, tuple, np.ndarray)) else [replica] * len(faults)
-        if len(replicas) != len(faults):
-            raise CodesignError(f"{len(replicas)} replicas for {len(faults)} faults")
+        replicas = self.replicas(faults, replica)
         flops = [self.sim.flops(f, r) for f, r in zip(faults, replicas)]  # validates the replicas too
         if len(self.codes) == 0:
             return [np.zeros(self.shape, dtype=np.int64) for _ in faults]
@@ -91,6 +91,9 @@ class RtlLevel:
                 else:
                     done[rec["id"]] = (rec["rows"], rec["out"])
         return golden, done
+
+    def predict(self, codes: np.ndarray) -> np.ndarray:
+        return self.sim.golden(np.asarray(codes, dtype=np.int64))
 
     def close(self) -> None:
         self.sim.close()

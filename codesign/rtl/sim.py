@@ -91,31 +91,32 @@ class RtlSim:
     def __init__(self, qnet, plan=None, workdir=None, stall_timeout: float = STALL_TIMEOUT):
         check_icarus()
         self.qnet = qnet
-        self.bits = protected_bits(plan)
+        self.bits = protected_bits(qnet, plan)
         self._own = workdir is None
         self.workdir = Path(tempfile.mkdtemp(prefix="codesign-rtl-") if workdir is None else workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.stall_timeout = float(stall_timeout)
         self.words = words(qnet, self.bits)
         self.rtl_dir = self.workdir / "rtl"
-        self.summary = self._generate()
-        self.top = self.summary["top"]
+        self.build = self._generate()
+        self.summary = self.build.summary
+        self.top = self.build.top
         self.build_dir = self.workdir / "build"
         self._build()
 
-    def _generate(self) -> dict:
+    def _generate(self):
         """Generate the RTL, or reuse a workdir's RTL of the same design and plan (then the build is reused too; RTL
         of an older generator, without a separate datapath, is written again)."""
         from codesign.protect.plan import Plan
 
-        plan = Plan(self.qnet.name, self.qnet.fingerprint(), self.bits) if len(self.bits) else None
+        plan = Plan.of(self.qnet.name, self.qnet, self.bits) if len(self.bits) else None
         return ensure_rtl(self.qnet, self.rtl_dir, plan)
 
     def _build(self) -> None:
         self._runner = runner = _runner()
         log_file = self.workdir / "build.log"
         try:
-            runner.build(sources=[self.rtl_dir / s for s in self.summary["sources"]], hdl_toplevel=self.top,
+            runner.build(sources=self.build.paths(), hdl_toplevel=self.top,
                          build_dir=self.build_dir, log_file=log_file)
         except (RuntimeError, SystemExit) as exc:
             raise CodesignError(f"Icarus could not compile {self.rtl_dir}: {_tail(log_file) or exc}") from None
@@ -141,7 +142,7 @@ class RtlSim:
                 f.write(json.dumps({"id": fid, "flips": [[r, int(b)] for r, b in flips]}) + "\n")
         heartbeat = run / "heartbeat"
         heartbeat.touch()
-        job = {"weights": str(self.rtl_dir / "weights.hex"), "inputs": str(run / "inputs.txt"),
+        job = {"weights": str(self.build.weights_image), "inputs": str(run / "inputs.txt"),
                "faults": str(run / "faults.jsonl"), "results": str(results), "heartbeat": str(heartbeat),
                "inject_cycle": int(inject_cycle)}
         (run / "job.json").write_text(json.dumps(job))
@@ -177,7 +178,7 @@ class RtlSim:
         return self.decode(first["out"], len(codes))
 
     def decode(self, hex_values: list[str], rows: int) -> np.ndarray:
-        out = self.summary["output"]
+        out = self.build.output
         codes = unpack_outputs(hex_values, out["elements"], out["width"], out["signed"])
         return codes.reshape((rows,) + tuple(self.qnet.output_shape))
 

@@ -7,7 +7,6 @@ bijection checks the generator's output rather than its intentions.
 
 from __future__ import annotations
 
-import json
 import re
 import tempfile
 from pathlib import Path
@@ -77,16 +76,19 @@ def weight_flops(verilog_file) -> list[tuple[str, int]]:
     return out
 
 
-def site_map(rtl_dir, qnet, plan_bits=None) -> dict[tuple[str, int], tuple[int, int | None]]:
-    """``{(register, bit): (BitSpace bit, replica)}`` for every weight flop of the design in ``rtl_dir``.
+def site_map(build, qnet, plan_bits=None) -> dict[tuple[str, int], tuple[int, int | None]]:
+    """``{(register, bit): (BitSpace bit, replica)}`` for every weight flop of ``build`` (an RtlBuild or its
+    directory).
 
     Raises CodesignError if the RTL's flops and the naming contract of :mod:`codesign.rtl.names` disagree.
     """
     from codesign.rtl.names import flop_map, words
 
-    rtl_dir = Path(rtl_dir)
-    summary = json.loads((rtl_dir / "rtl.json").read_text())
-    flops = weight_flops(rtl_dir / summary["sources"][0])
+    from codesign.rtl.build import RtlBuild
+
+    build = build if isinstance(build, RtlBuild) else RtlBuild.read(build)
+    rtl_dir = build.dir
+    flops = weight_flops(build.top_file)
     expected = flop_map(words(qnet, plan_bits))
     found = set(flops)
     if len(found) != len(flops) or found != set(expected):

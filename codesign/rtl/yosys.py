@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 
 from codesign.errors import CodesignError
+from codesign.rtl.build import RtlBuild
 
 INSTALL_HINT = "apt-get install -y yosys"
 CACHE_VERSION = 2  # bump when the scripts or the stored fields change
@@ -243,31 +244,29 @@ def _datapath_xilinx(dp_text: str, module: str, timeout: float) -> dict:
     return {**_xilinx(r["cells"]), "seconds": r["seconds"], "unit_seconds": r["unit_seconds"]}
 
 
-def yosys_stats(rtl_dir, xilinx: bool = False, cmos: bool = False, ltp: bool = False,
+def yosys_stats(build, xilinx: bool = False, cmos: bool = False, ltp: bool = False,
                 timeout: float = 3600.0, cache: bool = True) -> dict:
-    """Synthesize the design in ``rtl_dir`` (written by :func:`codesign.rtl.generate.write_rtl`) and return
+    """Synthesize the design of ``build`` (an :class:`RtlBuild`, or its directory) and return
     ``{"generic": {cells, flops, cells_by_type, wire_bits}, "seconds": ...}`` plus ``"xilinx"`` (LUTs, FFs, CARRY4,
     DSP48E1), ``"cmos_transistors"`` and ``"logic_depth"`` when asked, and ``"parts"``: the same numbers for
     ``"datapath"`` (cached across protection plans unless ``cache=False``; ``"cached"`` says whether it was) and
     ``"registers"`` (see the module docstring)."""
-    rtl_dir = Path(rtl_dir).resolve()
+    build = build if isinstance(build, RtlBuild) else RtlBuild.read(build)
+    rtl_dir, dpinfo, top = build.dir, build.datapath, build.top
     try:
-        summary = json.loads((rtl_dir / "rtl.json").read_text())
-        dpinfo = summary["datapath"]
-        top = summary["top"]
         dp_text = (rtl_dir / dpinfo["file"]).read_text()
-    except (OSError, ValueError, KeyError):
-        raise CodesignError(f"{rtl_dir} is not an RTL directory of this codesign version (no readable rtl.json "
-                            "with a datapath); generate it again") from None
+    except OSError as exc:
+        raise CodesignError(f"cannot read {rtl_dir / dpinfo['file']}: {exc.strerror or exc}") from None
     dp = dpinfo["module"]
     if hashlib.sha256(dp_text.encode()).hexdigest() != dpinfo["sha256"]:
-        raise CodesignError(f"{rtl_dir / dpinfo['file']} was modified after generation (sha256 differs from rtl.json)")
+        raise CodesignError(f"{rtl_dir / dpinfo['file']} was modified after generation (its sha256 differs from "
+                            "the RTL summary)")
     t0 = time.time()
     dp_gen, hit = _cached("generic", dp_text, dp, _DP_GENERIC, lambda: _datapath_generic(dp_text, dp, timeout), cache)
     dp_part: dict = {"generic": dp_gen["generic"], "cmos_transistors": dp_gen["cmos_transistors"],
                      "logic_depth": dp_gen["logic_depth"], "unit_depths": dp_gen["unit_depths"],
                      "seconds": dp_gen["seconds"], "cached": hit}
-    top_sources = " ".join(str(rtl_dir / s) for s in summary["sources"] if s != dpinfo["file"])
+    top_sources = " ".join(str(rtl_dir / s) for s in build.sources if s != dpinfo["file"])
     read = _TOP_READ.format(sources=top_sources)
     reg_part: dict = {}
     with tempfile.TemporaryDirectory(prefix="codesign-yosys-") as tmp:
@@ -286,7 +285,7 @@ def yosys_stats(rtl_dir, xilinx: bool = False, cmos: bool = False, ltp: bool = F
         reg_part["generic"] = _cells(json.loads((tmp / "stat.json").read_text()), drop=(dp,))
         reg_part["cmos_transistors"] = _transistors((tmp / "cmos.txt").read_text())
         voter = max((d for m, d in _depths((tmp / "ltp.txt").read_text()).items() if "tmr_vote" in m), default=0)
-        reg_part["voter_depth"] = voter if summary["protected_bits"] else 0
+        reg_part["voter_depth"] = voter if build.protected_bits else 0
         reg_part["logic_depth"] = max(_depths((tmp / "ltp_top.txt").read_text()).get(top, 0), reg_part["voter_depth"])
         reg_part["seconds"] = round(time.time() - t1, 1)  # both flows when xilinx
         if xilinx:

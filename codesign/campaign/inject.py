@@ -1,8 +1,9 @@
-"""Fault injection at one level of the design — the numpy simulator, the HLS C-sim or the RTL under Icarus — with the
-same faults, inputs and cost, so the levels can be compared bit for bit (``codesign inject``).
+"""Fault injection at one level of the design — any level of the registry (:mod:`codesign.level`): the numpy
+simulator, the HLS C-sim, the RTL — with the same faults, inputs and cost, so the levels can be compared bit for bit
+(``codesign inject``).
 
 Every level yields the faulty network outputs on the evaluator's rows; ΔC always comes from
-``Evaluator.outcome_of_outputs`` (sim: ``Evaluator.evaluate``, which gives the same number). Results go to a resumable
+``Evaluator.outcome_of_outputs``. Results go to a resumable
 SQLite store next to the CSV (``FILE.csv.sqlite``), a chunk of faults at a time (one simulator start per chunk for
 the RTL); the CSV is written atomically when every fault is stored.
 
@@ -14,16 +15,17 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from codesign import level as levels
+from codesign.campaign.store import Store
 from codesign.errors import CodesignError
+from codesign.workspace import atomic_file
 
-LEVELS = ("sim", "hls", "rtl")
-CHUNK = {"sim": 200, "hls": 200, "rtl": 250}
+CHUNK = {"rtl": 250, "gate": 250}  # faults per simulator start; other levels: 200 per stored chunk
+COLUMNS = ["fault", "bit", "n_flipped", "delta_cost", "faulty_cost", "changed_rows", "level"]
 
 
 def parse_bits(text: str, size: int) -> list[np.ndarray]:
@@ -55,73 +57,52 @@ def sample_faults(size: int, n: int, flips: int, seed: int) -> list[np.ndarray]:
     return [np.sort(rng.choice(pool, size=flips, replace=False)) for _ in range(n)]
 
 
-def make_level(name: str, design, evaluator, plan=None, workdir=None):
-    if name == "hls":
-        from codesign.hls.regfile import HlsLevel
-
-        return HlsLevel(design, evaluator, plan=plan, workdir=workdir)
-    if name == "rtl":
-        from codesign.rtl.level import RtlLevel
-
-        return RtlLevel(design, evaluator, plan=plan, workdir=workdir)
-    raise CodesignError(f"unknown level {name!r}; choose from {', '.join(LEVELS)}")
-
-
-def inject(design, level: str, faults: list[np.ndarray], out_csv, plan=None, replica: int = 0, evaluator=None,
-           chunk: int | None = None) -> dict:
-    from codesign.campaign.api import evaluator_for
-    from codesign.campaign.store import Store
-
-    if level not in LEVELS:
-        raise CodesignError(f"unknown level {level!r}; choose from {', '.join(LEVELS)}")
+def inject(name: str, evaluator, level: str, faults: list[np.ndarray], out_csv, target_options: dict | None = None,
+           keras_model=None, plan=None, replica: int = 0, chunk: int | None = None) -> dict:
+    """ΔC of every fault at ``level`` on the evaluator's rows, resumable in ``<out_csv>.sqlite``; writes the CSV."""
+    levels.get(level)  # an unknown level is refused before anything is written
     out_csv = Path(out_csv)
-    if out_csv.exists() and out_csv.is_dir():
+    if out_csv.is_dir():
         raise CodesignError(f"--out {out_csv} is a directory; give a .csv file name")
     if not out_csv.parent.is_dir():
         raise CodesignError(f"directory of --out does not exist: {out_csv.parent}")
-    evaluator = evaluator or evaluator_for(design)
-    protected = np.zeros(evaluator.qnet.bitspace.size, dtype=bool)
-    if plan is not None:
-        protected[plan.bits] = True
     h = hashlib.sha256()
     for f in faults:
         h.update(np.asarray(f, np.int64).tobytes() + b"|")
-    key = {"design": design.name, "design_hash": evaluator.qnet.fingerprint(), "level": level,
+    key = {"design": name, "design_hash": evaluator.qnet.fingerprint(), "level": level,
            "rows": int(evaluator.n_rows), "data_sha256": hashlib.sha256(evaluator.acts[0].tobytes()).hexdigest(),
            "faults_sha256": h.hexdigest(), "plan": None if plan is None else sorted(map(int, plan.bits)),
            "replica": replica}
     store = Store(Path(str(out_csv) + ".sqlite"), key)
-    lvl = None
     try:
-        done = store.done_ids()
-        todo = [i for i in range(len(faults)) if i not in done]
-        step = chunk or CHUNK[level]
-        for start in range(0, len(todo), step):
-            ids = todo[start:start + step]
-            if level == "sim":
-                outcomes = [evaluator.evaluate(faults[i][~protected[faults[i]]]) for i in ids]
-            else:
-                if lvl is None:
-                    lvl = make_level(level, design, evaluator, plan=plan)
-                outs = lvl.outputs([faults[i] for i in ids], replica=replica if plan is not None else None)
-                outcomes = [evaluator.outcome_of_outputs(o) for o in outs]
-            store.add([(i, " ".join(map(str, faults[i].tolist())), len(faults[i]), o.delta_cost, o.faulty_cost,
-                        o.changed_rows) for i, o in zip(ids, outcomes)])
+        _run(store, evaluator, level, faults, levels.Target(evaluator.qnet, evaluator.acts[0], keras_model, plan,
+                                                            options=dict(target_options or {})),
+             replica if plan is not None else None, chunk or CHUNK.get(level, 200))
         table = store.table()
     finally:
-        if lvl is not None:
-            lvl.close()
         store.close()
-    fd, tmp = tempfile.mkstemp(prefix=f".{out_csv.name}.", dir=out_csv.parent)
-    with os.fdopen(fd, "w", newline="") as f:
+    with atomic_file(out_csv) as tmp, open(tmp, "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["fault", "bit", "n_flipped", "delta_cost", "faulty_cost", "changed_rows", "level"])
+        w.writerow(COLUMNS)
         for i in range(len(table["fault_id"])):
             w.writerow([int(table["fault_id"][i]), table["bits"][i].replace(" ", ";"), int(table["n_drawn"][i]),
                         repr(float(table["delta_cost"][i])), repr(float(table["faulty_cost"][i])),
                         int(table["changed_rows"][i]), level])
-    os.replace(tmp, out_csv)
     d = np.asarray(table["delta_cost"], dtype=float)
-    return {"design": design.name, "level": level, "faults": int(len(d)), "rows": int(evaluator.n_rows),
+    return {"design": name, "level": level, "faults": int(len(d)), "rows": int(evaluator.n_rows),
             "sensitive": int(np.sum(d > 0)), "mean_delta_cost": float(d.mean()) if len(d) else 0.0,
             "out": str(out_csv)}
+
+
+def _run(store: Store, evaluator, level: str, faults, target, replica, step: int) -> None:
+    done = store.done_ids()
+    todo = [i for i in range(len(faults)) if i not in done]
+    if not todo:
+        return
+    with levels.open_level(level, target) as lvl:
+        for start in range(0, len(todo), step):
+            ids = todo[start:start + step]
+            outs = lvl.outputs([faults[i] for i in ids], replica=replica)
+            outcomes = [evaluator.outcome_of_outputs(o) for o in outs]
+            store.add([(i, " ".join(map(str, faults[i].tolist())), len(faults[i]), o.delta_cost, o.faulty_cost,
+                        o.changed_rows) for i, o in zip(ids, outcomes)])

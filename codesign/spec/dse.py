@@ -25,13 +25,11 @@ are listed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from codesign.errors import CodesignError
 from codesign.protect.budget import Budget, parse_budget
 
-LIMIT_KEYS = ("max_multibit_delta_cost", "max_area_cells", "max_luts", "max_area_overhead_pct",
-              "min_errors_prevented_pct", "max_cost_fault_free")
 ORACLE_BUDGETS = ("sensitive", "observable")  # budgets that are sets read off the oracle, not a ranking's top
 FKERAS_FLIP_FRACTION = 960 / 12864  # FKeras §3.2.2: 960 flips in ECON-T's 12 864 weight bits
 DSE_KEYS = ("rankers", "budgets", "multibit", "masking_rows", "masking_group", "unprotected_samples", "yosys", "clip",
@@ -39,11 +37,11 @@ DSE_KEYS = ("rankers", "budgets", "multibit", "masking_rows", "masking_group", "
 CLIP_METHODS = ("actmax", "clipact")
 
 
-@dataclass
+@dataclass(frozen=True)
 class DseSpec:
     rankers: list[str]
     budgets: list[tuple[str, Budget]]  # (text as written in design_points.csv, parsed budget)
-    flips: int
+    flips: int | None  # None until resolved for a network: FKeras' share of its bits
     trials: int
     masking_rows: int = 2
     masking_group: int = 16
@@ -57,9 +55,31 @@ class DseSpec:
     ber_rates: list = field(default_factory=list)
     ber_trials: int = 0
 
+    def for_bits(self, bits: int, origin: str = "design") -> "DseSpec":
+        """The settings for a network of ``bits`` BitSpace bits: the default flip count filled in, and the
+        settings that depend on the network's size checked."""
+        for _, b in self.budgets:
+            if b.kind == "bits" and b.value > bits:
+                raise CodesignError(f"{origin}: budget of {int(b.value)} bits exceeds the design's {bits} bits")
+        flips = max(1, round(FKERAS_FLIP_FRACTION * bits)) if self.flips is None else self.flips
+        if flips > bits:
+            raise CodesignError(f"{origin}: dse.multibit.flips {flips} exceeds the design's {bits} bits")
+        return replace(self, flips=flips)
+
+    def with_options(self, rankers=None, budgets=None, flips=None, trials=None, origin: str = "design") -> "DseSpec":
+        """These settings with some replaced, validated as in a design file (the Python API's overrides)."""
+        dse = {"rankers": rankers if rankers is not None else self.rankers,
+               "budgets": budgets if budgets is not None else [b for _, b in self.budgets]}
+        out = replace(self, rankers=_rankers(dse, origin), budgets=_budgets(dse["budgets"], origin))
+        if flips is not None:
+            out = replace(out, flips=_int(flips, "multibit.flips", 1, origin))
+        if trials is not None:
+            out = replace(out, trials=_int(trials, "multibit.trials", 1, origin))
+        return out
+
     @property
     def needs_oracle(self) -> bool:
-        from codesign.rank.api import DYNAMIC
+        from codesign.rank.names import DYNAMIC
 
         return "oracle" in self.rankers or any(b.kind in ORACLE_BUDGETS for _, b in self.budgets) or \
             any(r in DYNAMIC for r in self.rankers)
@@ -89,9 +109,78 @@ def _int(raw, key: str, lo: int, origin: str) -> int:
     return raw
 
 
-def parse_spec(raw: dict, bits: int, origin: str = "design") -> DseSpec:
-    """Validate ``raw['dse']`` and ``raw['limits']`` of a design file (``bits``: BitSpace size)."""
-    from codesign.rank.api import canonical
+def _rankers(dse: dict, origin: str) -> list[str]:
+    from codesign.rank.names import canonical
+
+    rankers = dse.get("rankers", ["oracle"])
+    if isinstance(rankers, str):
+        rankers = [r for r in rankers.split(",") if r.strip()]
+    if not isinstance(rankers, list) or not rankers or not all(isinstance(r, str) for r in rankers):
+        raise CodesignError(f"{origin}: dse.rankers must be a non-empty list of ranker names")
+    names = ["oracle" if r.strip().lower() == "oracle" else canonical(r) for r in rankers]
+    return list(dict.fromkeys(names))
+
+
+def _budgets(raw, origin: str, allowed=None, key: str = "budgets") -> list[tuple[str, Budget]]:
+    if not isinstance(raw, list):
+        raw = [raw]
+    out: dict[str, Budget] = {}
+    for b in raw:
+        parsed = parse_budget(b)
+        if allowed is not None and parsed.kind not in allowed:
+            raise CodesignError(f"{origin}: dse.{key} takes fractions, {{bits: N}} or full, not {b!r}")
+        if allowed is not None or parsed.kind not in ("none", "full"):
+            out.setdefault(budget_text(parsed), parsed)
+    return list(out.items())
+
+
+def _mapping(dse: dict, key: str, keys: tuple, origin: str) -> dict:
+    value = dse.get(key) or {}
+    if not isinstance(value, dict) or set(value) - set(keys):
+        raise CodesignError(f"{origin}: dse.{key} must be a mapping with keys {', '.join(keys)}")
+    return value
+
+
+def _flag(value, key: str, origin: str) -> bool:
+    if not isinstance(value, bool):
+        raise CodesignError(f"{origin}: dse.{key} must be true or false, got {value!r}")
+    return value
+
+
+def _mitigations(dse: dict, origin: str) -> tuple[list, list, list]:
+    from codesign.mitigate.saf import parse_spec as parse_saf
+
+    clips = dse.get("clip") or []
+    if isinstance(clips, str):
+        clips = [clips]
+    if not isinstance(clips, list) or any(c not in CLIP_METHODS for c in clips):
+        raise CodesignError(f"{origin}: dse.clip must be a list of {', '.join(CLIP_METHODS)}")
+    safs = dse.get("saf") or []
+    if isinstance(safs, (str, dict)):
+        safs = [safs]
+    if not isinstance(safs, list):
+        raise CodesignError(f"{origin}: dse.saf must be a list of weight transforms (a name or {{function, ...}})")
+    safs = list({s.label: s for s in (parse_saf(s, f"{origin}: dse.saf") for s in safs)}.values())
+    combine = _budgets(dse.get("combine") or [], origin, ("fraction", "bits", "full"), "combine")
+    if combine and not clips and not safs:
+        raise CodesignError(f"{origin}: dse.combine needs dse.clip or dse.saf (it combines them with TMR)")
+    return list(dict.fromkeys(clips)), safs, combine
+
+
+def _ber(dse: dict, origin: str) -> tuple[list[float], int]:
+    ber = _mapping(dse, "ber", ("rates", "trials"), origin)
+    rates = ber.get("rates", [])
+    if not isinstance(rates, list) or any(isinstance(r, bool) or not isinstance(r, (int, float)) or not 0 < r < 1
+                                          for r in rates):
+        raise CodesignError(f"{origin}: dse.ber.rates must be a list of bit error rates in (0, 1)")
+    trials = _int(ber.get("trials", 50), "ber.trials", 1, origin) if rates else 0
+    return sorted(float(r) for r in set(rates)), trials
+
+
+def parse_spec(raw: dict, origin: str = "design") -> DseSpec:
+    """Validate ``raw['dse']`` and ``raw['limits']`` of a design file (what depends on the network's size is checked
+    by :meth:`DseSpec.for_bits`)."""
+    from codesign.points import check_limits
 
     dse = raw.get("dse") or {}
     if not isinstance(dse, dict):
@@ -99,77 +188,16 @@ def parse_spec(raw: dict, bits: int, origin: str = "design") -> DseSpec:
     unknown = sorted(set(dse) - set(DSE_KEYS))
     if unknown:
         raise CodesignError(f"{origin}: unknown dse key {unknown[0]!r}; known: {', '.join(DSE_KEYS)}")
-    rankers = dse.get("rankers", ["oracle"])
-    if isinstance(rankers, str):
-        rankers = [r for r in rankers.split(",") if r.strip()]
-    if not isinstance(rankers, list) or not rankers or not all(isinstance(r, str) for r in rankers):
-        raise CodesignError(f"{origin}: dse.rankers must be a non-empty list of ranker names")
-    names = []
-    for r in rankers:
-        r = r.strip().lower()
-        names.append("oracle" if r == "oracle" else canonical(r))
-    budgets_raw = dse.get("budgets", ["sensitive"])
-    if not isinstance(budgets_raw, list):
-        budgets_raw = [budgets_raw]
-    budgets = []
-    for b in budgets_raw:
-        parsed = parse_budget(b)
-        if parsed.kind == "bits" and parsed.value > bits:
-            raise CodesignError(f"{origin}: budget of {int(parsed.value)} bits exceeds the design's {bits} bits")
-        text = budget_text(parsed)
-        if parsed.kind not in ("none", "full") and text not in [t for t, _ in budgets]:
-            budgets.append((text, parsed))
-    mb = dse.get("multibit") or {}
-    if not isinstance(mb, dict) or set(mb) - {"flips", "trials"}:
-        raise CodesignError(f"{origin}: dse.multibit must be a mapping with keys flips, trials")
-    flips = _int(mb.get("flips", max(1, round(FKERAS_FLIP_FRACTION * bits))), "multibit.flips", 1, origin)
-    if flips > bits:
-        raise CodesignError(f"{origin}: dse.multibit.flips {flips} exceeds the design's {bits} bits")
-    trials = _int(mb.get("trials", 200), "multibit.trials", 1, origin)
-    ys = dse.get("yosys") or {}
-    if not isinstance(ys, dict) or set(ys) - {"xilinx", "cmos"}:
-        raise CodesignError(f"{origin}: dse.yosys must be a mapping with keys xilinx, cmos (true/false)")
-    clips = dse.get("clip") or []
-    if isinstance(clips, str):
-        clips = [clips]
-    if not isinstance(clips, list) or any(c not in CLIP_METHODS for c in clips):
-        raise CodesignError(f"{origin}: dse.clip must be a list of {', '.join(CLIP_METHODS)}")
-    from codesign.mitigate.saf import parse_spec
-
-    safs = dse.get("saf") or []
-    if isinstance(safs, (str, dict)):
-        safs = [safs]
-    if not isinstance(safs, list):
-        raise CodesignError(f"{origin}: dse.saf must be a list of weight transforms (a name or {{function, ...}})")
-    safs = list({s.label: s for s in (parse_spec(s, f"{origin}: dse.saf") for s in safs)}.values())
-    combine = []
-    for b in dse.get("combine") or []:
-        parsed = parse_budget(b)
-        if parsed.kind not in ("fraction", "bits", "full"):
-            raise CodesignError(f"{origin}: dse.combine takes fractions, {{bits: N}} or full, not {b!r}")
-        combine.append((budget_text(parsed), parsed))
-    if combine and not clips and not safs:
-        raise CodesignError(f"{origin}: dse.combine needs dse.clip or dse.saf (it combines them with TMR)")
-    ber = dse.get("ber") or {}
-    if not isinstance(ber, dict) or set(ber) - {"rates", "trials"}:
-        raise CodesignError(f"{origin}: dse.ber must be a mapping with keys rates, trials")
-    rates = ber.get("rates", [])
-    if not isinstance(rates, list) or any(isinstance(r, bool) or not isinstance(r, (int, float)) or not 0 < r < 1
-                                          for r in rates):
-        raise CodesignError(f"{origin}: dse.ber.rates must be a list of bit error rates in (0, 1)")
-    ber_trials = _int(ber.get("trials", 50), "ber.trials", 1, origin) if rates else 0
-    limits = raw.get("limits") or {}
-    if not isinstance(limits, dict):
-        raise CodesignError(f"{origin}: limits must be a mapping ({', '.join(LIMIT_KEYS)})")
-    for k, v in limits.items():
-        if k not in LIMIT_KEYS:
-            raise CodesignError(f"{origin}: unknown limit {k!r}; known: {', '.join(LIMIT_KEYS)}")
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise CodesignError(f"{origin}: limit {k} must be a number, got {v!r}")
-    return DseSpec(list(dict.fromkeys(names)), budgets, flips, trials,
+    mb = _mapping(dse, "multibit", ("flips", "trials"), origin)
+    flips = None if mb.get("flips") is None else _int(mb["flips"], "multibit.flips", 1, origin)
+    ys = _mapping(dse, "yosys", ("xilinx", "cmos"), origin)
+    clips, safs, combine = _mitigations(dse, origin)
+    rates, ber_trials = _ber(dse, origin)
+    return DseSpec(_rankers(dse, origin), _budgets(dse.get("budgets", ["sensitive"]), origin), flips,
+                   _int(mb.get("trials", 200), "multibit.trials", 1, origin),
                    _int(dse.get("masking_rows", 2), "masking_rows", 1, origin),
                    _int(dse.get("masking_group", 16), "masking_group", 1, origin),
                    _int(dse.get("unprotected_samples", 20), "unprotected_samples", 0, origin),
-                   bool(ys.get("xilinx", True)), bool(ys.get("cmos", True)), dict(limits),
-                   list(dict.fromkeys(clips)), safs, list(dict(combine).items()),
-                   sorted(float(r) for r in set(rates)), ber_trials)
+                   _flag(ys.get("xilinx", True), "yosys.xilinx", origin), _flag(ys.get("cmos", True), "yosys.cmos",
+                                                                                origin),
+                   check_limits(raw.get("limits") or {}, origin), clips, safs, combine, rates, ber_trials)
