@@ -33,17 +33,19 @@ def main():
     ap.add_argument("--recompile", type=int, default=3)
     args = ap.parse_args()
 
-    from codesign.campaign.api import evaluator_for
-    from codesign.design import Design
+    from codesign import spec
     from codesign.hls.hls4ml_csim import _lower_optimization
     from codesign.hls.injection import HlsLevel
+    from codesign.hls.multithreshold import install
     from codesign.ir.bitspace import apply_flips
     from codesign.ir.from_keras import onchip_part, quiet_stdout, strip_fkeras, to_hls4ml
-    from codesign.hls.multithreshold import install
+    from codesign.level import Target
+    from codesign.prepare import Prepared
 
-    design = Design.from_dict({"name": args.design, "model": {"zoo": args.design}, "metric": "mispredict",
-                               "data": {"dataset": "digits", "split": "all"}, "samples": args.rows, "seed": 0})
-    ev = evaluator_for(design)
+    prepared = Prepared(spec.from_dict({"name": args.design, "model": {"zoo": args.design}, "metric": "mispredict",
+                                        "data": {"dataset": "digits", "split": "all"}, "samples": args.rows,
+                                        "seed": 0}))
+    ev = prepared.evaluator()
     qnet = ev.qnet
     rng = np.random.default_rng(0)
     bits = rng.choice(len(qnet.bitspace), args.faults, replace=False)
@@ -51,7 +53,8 @@ def main():
 
     with tempfile.TemporaryDirectory(prefix="codesign-bench-hls-") as tmp:
         t0 = time.perf_counter()
-        level = HlsLevel(design, ev, workdir=os.path.join(tmp, "regfile"))
+        level = HlsLevel(Target(qnet, ev.acts[0], keras_model=prepared.model.onchip,
+                                workdir=Path(tmp) / "regfile"))
         build = time.perf_counter() - t0
         t0 = time.perf_counter()
         outs = level.outputs([np.array([b]) for b in bits])
@@ -71,7 +74,7 @@ def main():
             fewer[rows] = (time.perf_counter() - t0) / len(bits)
         level.close()
 
-        model = strip_fkeras(onchip_part(design.zoo_model().onchip))
+        model = strip_fkeras(onchip_part(prepared.model.onchip))
         graph = to_hls4ml(model, qnet.input_type, output_dir=os.path.join(tmp, "plain"))
         install(graph, qnet)
         x = np.ascontiguousarray(qnet.input_type.to_float(ev.acts[0]).astype(np.float64))

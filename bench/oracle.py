@@ -27,15 +27,16 @@ def main():
     ap.add_argument("--skip-full", action="store_true")
     args = ap.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    from codesign.campaign import api
+    from codesign import spec
     from codesign.campaign.evaluate import Evaluator
-    from codesign.design import Design
-    from codesign.metrics.cost import Cost
+    from codesign.flow import campaigns
+    from codesign.prepare import Prepared
+    from codesign.workspace import Workspace
 
-    design = Design.from_dict({"name": "econt_m", "model": {"zoo": "econt_m"}, "metric": "emd",
-                               "data": {"dataset": "hgcal", "file": "ttbar_0PU"}, "samples": args.rows})
-    qnet = design.qnet()
-    cost = Cost.for_design(design)
+    prepared = Prepared(spec.from_dict({"name": "econt_m", "model": {"zoo": "econt_m"}, "metric": "emd",
+                                        "data": {"dataset": "hgcal", "file": "ttbar_0PU"}, "samples": args.rows}))
+    qnet = prepared.qnet
+    cost = prepared.cost()
     bits = np.sort(np.random.default_rng(0).choice(qnet.bitspace.size, args.bits, replace=False))
     ev = Evaluator(qnet, cost)
     t = time.perf_counter()
@@ -78,7 +79,7 @@ def main():
     out = tempfile.mkdtemp(prefix="bench-oracle-")
     try:
         t = time.perf_counter()
-        s = api.oracle(design, out, workers=args.workers)
+        s = campaigns.oracle(prepared, Workspace(out, prepared.name), workers=args.workers)
         wall = time.perf_counter() - t
     finally:
         shutil.rmtree(out, ignore_errors=True)

@@ -17,12 +17,12 @@ def main():
     p.add_argument("--k", type=int, default=8)
     p.add_argument("--rows", type=int, default=1000)
     a = p.parse_args()
-    from codesign.design import Design
-    from codesign.rank import api
+    from codesign import spec
+    from codesign.prepare import Prepared
     from codesign.rank.static import hessian_rank
 
-    design = Design.load(a.design)
-    ctx = api.context_for(design, a.rows)
+    design = Prepared(spec.load(a.design))
+    ctx = design.rank_context(a.rows)
     t0 = time.perf_counter()
     loss = ctx.loss
     t_build = time.perf_counter() - t0

@@ -16,14 +16,19 @@ def main():
     p.add_argument("--out", required=True, help="directory holding <design>/oracle/")
     p.add_argument("--rankers", help="comma list (default: all)")
     a = p.parse_args()
-    from codesign.design import Design
-    from codesign.rank import api
+    from codesign import spec
+    from codesign.flow import ranking
+    from codesign.prepare import Prepared
+    from codesign.rank.names import parse_rankers
+    from codesign.workspace import Workspace
 
-    rankers = api.parse_rankers(a.rankers)
+    rankers = parse_rankers(a.rankers)
     table, props = {}, {}
     for path in a.designs:
-        design = Design.load(path)
-        s = api.evaluate(design, rankers, a.out)
+        design = Prepared(spec.load(path))
+        ws = Workspace(a.out, design.name)
+        with ws.lock():
+            s = ranking.evaluate(design, ws, rankers)
         table[design.name] = {r["ranker"]: r for r in s["rankers"]}
         props[design.name] = s["properties"]
         print(f"{design.name}: done ({s['out']})", flush=True)

@@ -26,31 +26,33 @@ METRIC = {"econt": "emd", "smartpixel": "mispredict", "digits": "mispredict"}
 
 
 def design(name, samples, **data):
-    from codesign.design import Design
+    from codesign import spec
+    from codesign.prepare import Prepared
 
-    return Design.from_dict({"name": name, "model": {"zoo": name}, "data": {**DATA[name], **data},
-                             "metric": METRIC[name.split("_")[0]], "samples": samples, "seed": 0},
-                            data_dir=os.environ.get("CODESIGN_DATA"))
+    return Prepared(spec.from_dict({"name": name, "model": {"zoo": name}, "data": {**DATA[name], **data},
+                                    "metric": METRIC[name.split("_")[0]], "samples": samples, "seed": 0}),
+                    os.environ.get("CODESIGN_DATA"))
 
 
 def bench_faults_per_start(n_faults, rows, restarts):
     """Same faults, same inputs: one simulator start for all of them vs one start per fault."""
-    from codesign.campaign.api import evaluator_for
+    from codesign.level import Target
     from codesign.rtl.level import RtlLevel
     from test_rtl_real import sample_faults
 
     d = design("econt_m", rows)
-    ev = evaluator_for(d)
+    ev = d.evaluator()
     faults = sample_faults(ev.qnet, n_faults, 0, seed=7)
     with tempfile.TemporaryDirectory() as tmp:
-        level = RtlLevel(d, ev, workdir=tmp)
+        level = RtlLevel(Target(ev.qnet, ev.acts[0], workdir=Path(tmp)))
         t = time.perf_counter()
         outs = level.outputs(faults)
         many = time.perf_counter() - t
         assert level.runs == 1
         t = time.perf_counter()
         for k in range(restarts):
-            single = RtlLevel(d, ev, workdir=Path(tmp) / f"r{k}")  # fresh results file: a real start per fault
+            # a fresh results file: a real start per fault
+            single = RtlLevel(Target(ev.qnet, ev.acts[0], workdir=Path(tmp) / f"r{k}"))
             single.sim = level.sim  # same compiled design (the build is not part of a restart)
             single.results = Path(tmp) / f"restart-{k}.jsonl"
             o = single.outputs([faults[k]])
@@ -65,20 +67,18 @@ def bench_faults_per_start(n_faults, rows, restarts):
 
 
 def bench_delta(names, n_bits, n_multi, rows):
-    from codesign.campaign.api import evaluator_for
-    from codesign.rtl.level import RtlLevel
+    from codesign.level import Target, open_level
     from test_rtl_real import sample_faults
 
     for name in names:
         d = design(name, rows[name])
-        ev = evaluator_for(d)
+        ev = d.evaluator()
         faults = sample_faults(ev.qnet, n_bits, n_multi, seed=11)
         with tempfile.TemporaryDirectory() as tmp:
-            level = RtlLevel(d, ev, workdir=tmp)
-            t = time.perf_counter()
-            outs = level.outputs(faults)
-            dt = time.perf_counter() - t
-            level.close()
+            with open_level("rtl", Target(ev.qnet, ev.acts[0], workdir=Path(tmp))) as level:
+                t = time.perf_counter()
+                outs = level.outputs(faults)
+                dt = time.perf_counter() - t
         diff = sens = 0
         for bits, out in zip(faults, outs):
             a, b = ev.outcome_of_outputs(out), ev.evaluate(bits)
@@ -94,9 +94,9 @@ def bench_verify(names, n):
 
     for name in names:
         d = design(name, n, **({"split": "all"} if name.startswith("digits") else {}))  # test split < 1000 rows
-        x = d.dataset().x
+        x = d.data.x
         t = time.perf_counter()
-        r = verify(d.zoo_model().onchip, d.qnet(), x, levels=["sim", "rtl"])
+        r = verify(d.model.onchip, d.qnet, x, levels=["sim", "rtl"])
         dt = time.perf_counter() - t
         print(f"[verify] {name}: {r['n_inputs']} inputs, mismatches {r['mismatches']} ({dt:.1f} s incl. build)")
 
@@ -108,7 +108,7 @@ def bench_large(names, n):
 
     for name in names:
         d = design(name, n)
-        q = d.qnet()
+        q = d.qnet
         with tempfile.TemporaryDirectory() as tmp:
             t = time.perf_counter()
             s = write_rtl(q, Path(tmp) / "gen")
@@ -117,14 +117,14 @@ def bench_large(names, n):
             t = time.perf_counter()
             sim = RtlSim(q, workdir=Path(tmp) / "sim")
             build = time.perf_counter() - t
-            codes = quantize_input(q, d.dataset().x)
+            codes = quantize_input(q, d.data.x)
             t = time.perf_counter()
             out = sim.golden(codes)
             run = time.perf_counter() - t
         bad = int(np.sum(np.any((out != forward(q, codes)).reshape(len(out), -1), axis=1)))
-        print(f"[large] {name}: {s['weight_bits']} weight bits, latency {s['latency_cycles']}, RTL {size / 1e6:.1f} MB "
-              f"generated in {gen:.1f} s, Icarus build {build:.1f} s, {len(codes)} inputs in {run:.1f} s incl. load "
-              f"({len(codes) / run:.0f}/s), mismatches {bad}")
+        print(f"[large] {name}: {s.summary['weight_bits']} weight bits, latency {s.latency_cycles}, "
+              f"RTL {size / 1e6:.1f} MB generated in {gen:.1f} s, Icarus build {build:.1f} s, {len(codes)} inputs in "
+              f"{run:.1f} s incl. load ({len(codes) / run:.0f}/s), mismatches {bad}")
 
 
 def bench_speed(names, n):
@@ -135,8 +135,8 @@ def bench_speed(names, n):
 
     for name in names:
         d = design(name, n)
-        q = d.qnet()
-        codes = quantize_input(q, d.dataset().x)[:n]
+        q = d.qnet
+        codes = quantize_input(q, d.data.x)[:n]
         with tempfile.TemporaryDirectory() as tmp:
             sim = RtlSim(q, workdir=Path(tmp))
             t = time.perf_counter()
@@ -154,10 +154,10 @@ def bench_yosys(names):
     from codesign.rtl.yosys import yosys_stats
 
     for name in names:
-        q = design(name, 10).qnet()
+        q = design(name, 10).qnet
         with tempfile.TemporaryDirectory() as tmp:
-            write_rtl(q, Path(tmp) / "rtl")
-            r = yosys_stats(Path(tmp) / "rtl", cmos=True, ltp=True)
+            build = write_rtl(q, Path(tmp) / "rtl")
+            r = yosys_stats(build, cmos=True, ltp=True)
         g = r["generic"]
         print(f"[yosys] {name}: {g['cells']} cells, {g['flops']} flops, {r.get('cmos_transistors')} transistors, "
               f"logic depth {r.get('logic_depth')}, {r['seconds']:.0f} s")

@@ -26,17 +26,20 @@ def main():
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    from codesign.design import Design
+    from codesign import spec
+    from codesign.prepare import Prepared
     from codesign.sim.forward import predict
 
-    if os.environ.get("CODESIGN_DATA"):
-        design = Design.from_dict({"name": "econt_m", "model": {"zoo": "econt_m"}, "metric": "emd",
-                                   "data": {"dataset": "hgcal", "file": "ttbar_0PU"}, "samples": args.rows})
+    data_dir = os.environ.get("CODESIGN_DATA")
+    if data_dir:
+        raw = {"name": "econt_m", "model": {"zoo": "econt_m"}, "metric": "emd",
+               "data": {"dataset": "hgcal", "file": "ttbar_0PU"}, "samples": args.rows}
     else:
         print("CODESIGN_DATA not set: using digits_m (all images) instead of ECON-T-M")
-        design = Design.from_dict({"name": "digits_m", "model": {"zoo": "digits_m"}, "metric": "mispredict",
-                                   "data": {"dataset": "digits", "split": "all"}})
-    qnet, model, x = design.qnet(), design.zoo_model().onchip, design.dataset().x
+        raw = {"name": "digits_m", "model": {"zoo": "digits_m"}, "metric": "mispredict",
+               "data": {"dataset": "digits", "split": "all"}}
+    design = Prepared(spec.from_dict(raw), data_dir)
+    qnet, model, x = design.qnet, design.model.onchip, design.data.x
     predict(qnet, x[:10])
     model.predict(x[:10], verbose=0)  # warm-up: graph tracing is not throughput
     t_sim, y_sim = best_of(lambda: predict(qnet, x), args.repeat)

@@ -50,7 +50,8 @@ def main():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     logging.disable(logging.WARNING)
     tmp_cache = None if args.use_cache else tempfile.TemporaryDirectory(prefix="codesign-yosys-cache-")
-    from codesign.design import Design
+    from codesign import spec
+    from codesign.prepare import Prepared
     from codesign.protect.plan import Plan
     from codesign.rtl import yosys as ys
     from codesign.rtl.generate import write_rtl
@@ -63,26 +64,26 @@ def main():
     print(header)
     print("|" + "---|" * (header.count("|") - 1))
     for name in args.designs.split(","):
-        design = Design.load(ROOT / "designs" / f"{name}.yaml", data_dir=os.environ.get("CODESIGN_DATA"))
-        q = design.qnet()
+        design = Prepared(spec.load(ROOT / "designs" / f"{name}.yaml"), os.environ.get("CODESIGN_DATA"))
+        q = design.qnet
         points = [("none", None)]
         if args.plan > 0:
             rng = np.random.default_rng(0)
             bits = np.sort(rng.choice(q.bitspace.size, int(round(args.plan * q.bitspace.size)), replace=False))
-            points.append((f"TMR {args.plan:g}", Plan(q.name, q.fingerprint(), bits)))
+            points.append((f"TMR {args.plan:g}", Plan.of(design.name, q, bits)))
         for label, plan in points:
             with tempfile.TemporaryDirectory(prefix="codesign-yosys-all-") as tmp:
                 t = time.time()
                 s = write_rtl(q, Path(tmp) / "rtl", plan)
                 try:
-                    r = ys.yosys_stats(Path(tmp) / "rtl", xilinx=not args.generic_only, cmos=True, ltp=True, timeout=args.timeout)
+                    r = ys.yosys_stats(s, xilinx=not args.generic_only, cmos=True, ltp=True, timeout=args.timeout)
                 except Exception as exc:  # report and go on with the next design
                     print(f"| {name} | {label} | failed after {time.time() - t:.0f} s: {exc} |", flush=True)
                     rows.append({"design": name, "point": label, "error": str(exc)})
                     continue
-            row = _row(name, label, r, s["protected_bits"])
-            row["units"] = len(s["datapath"]["units"])
-            row["unit_instances"] = s["datapath"]["unit_instances"]
+            row = _row(name, label, r, s.protected_bits)
+            row["units"] = len(s.datapath["units"])
+            row["unit_instances"] = s.datapath["unit_instances"]
             row["unit_depths"] = r["parts"]["datapath"]["unit_depths"]
             rows.append(row)
             dp = r["parts"]["datapath"]

@@ -139,4 +139,8 @@ def check_design_name(name) -> str:
         raise CodesignError("name must not be empty")
     if "\0" in name:
         raise CodesignError("name must not contain a NUL character")
+    if "/" in name or "\\" in name or name.strip() in (".", ".."):
+        # a name that reads as a path would surprise (it is mangled to one directory under --out all the same)
+        raise CodesignError(f"name {name!r} must not be a path: no '/', '\\', '.' or '..' (it names a directory "
+                            "under --out)")
     return name

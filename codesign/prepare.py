@@ -110,7 +110,7 @@ class Prepared:
 
         zm = self.model
         raw = load.load(self.spec.data, self.metric, self.seed, self.spec.samples, zm.dataset, self.data_dir,
-                        tuple(zm.onchip.input_shape[1:]), getattr(zm, "input_scale", 1.0))
+                        tuple(self.base_qnet.input_shape), getattr(zm, "input_scale", 1.0))
         out = self.base_qnet.output_shape
         return load.check(raw, self.metric, int(np.prod(out, dtype=np.int64)), self.base_qnet.input_shape)
 

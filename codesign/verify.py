@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from codesign import level as levels
+from codesign import level as registry
 from codesign.errors import CodesignError
 from codesign.sim.forward import predict, quantize_input
 
@@ -21,14 +21,14 @@ REFERENCE = "qkeras"
 
 
 def parse_levels(text) -> list[str]:
-    return levels.parse(text, [REFERENCE, *levels.names()])
+    return registry.parse(text, [REFERENCE, *registry.names()])
 
 
-def verify(keras_model, qnet, x: np.ndarray, levels_=("qkeras", "sim"), batch_size: int = 4096,
+def verify(keras_model, qnet, x: np.ndarray, levels=("qkeras", "sim"), batch_size: int = 4096,
            base_qnet=None, options: dict | None = None, workdir=None) -> dict:
     """``base_qnet``: the unmitigated QNet when ``qnet`` carries a mitigation QKeras does not model; ``options``:
     level options (e.g. ``simulator`` for ``rtl``)."""
-    names = parse_levels(list(levels_))
+    names = parse_levels(list(levels))
     codes = quantize_input(qnet, np.asarray(x))  # also checks the input shape
     xq = qnet.input_type.to_float(codes).astype(np.float32)
     keras_out = np.asarray(keras_model.predict(xq, batch_size=batch_size, verbose=0),
@@ -42,8 +42,8 @@ def verify(keras_model, qnet, x: np.ndarray, levels_=("qkeras", "sim"), batch_si
         if name == REFERENCE:
             out, want = keras_out, (predict(base_qnet, xq).reshape(len(x), -1) if mitigated else ref)
         else:
-            target = levels.Target(qnet, codes, keras_model, workdir=workdir, options=dict(options or {}))
-            with levels.open_level(name, target) as lvl:
+            target = registry.Target(qnet, codes, keras_model, workdir=workdir, options=dict(options or {}))
+            with registry.open_level(name, target) as lvl:
                 out, want = lvl.values(codes), ref
         if out.shape != want.shape:
             raise CodesignError(f"level {name} produced outputs of shape {out.shape}, expected {want.shape}")

@@ -15,7 +15,7 @@ from codesign.campaign import runner
 from codesign.campaign.evaluate import Evaluator
 from codesign.campaign.faults import FaultModel, FaultSpace
 from codesign.campaign.store import COLUMNS, Store
-from codesign.design import Data
+from codesign.data.load import Data
 from codesign.errors import CodesignError
 from codesign.ir.bitspace import apply_flips
 from codesign.ir.fixed import FixedType

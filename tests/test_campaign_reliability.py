@@ -24,7 +24,7 @@ from codesign.campaign import api, runner
 from codesign.campaign.evaluate import Evaluator
 from codesign.campaign.faults import FaultModel, FaultSpace
 from codesign.campaign.store import Store
-from codesign.design import Data, Design
+from codesign.data.load import Data
 from codesign.metrics.cost import Cost
 from codesign.sim.forward import predict
 from cli_checks import assert_user_error
@@ -41,23 +41,27 @@ TARGET = textwrap.dedent("""\
     from codesign.campaign import api, runner
     from codesign.campaign.faults import FaultModel, FaultSpace
     from codesign.campaign.store import Store
-    from codesign.design import Design
+    from codesign.flow import campaigns
     from codesign.ir.qnet import QNet
+    from codesign.prepare import Prepared
+    from codesign.spec import load
+    from codesign.workspace import Workspace
 
     files, out = Path(sys.argv[1]), Path(sys.argv[2])
-    design = Design.load(files / "net.yaml")
+    design = Prepared(load(files / "net.yaml"))
     # the QNet the CLI would build from cnn.h5, loaded without TensorFlow; no decoder (metric mispredict)
-    design._cache.update(qnet=QNet.load(files / "qnet.npz"), model=SimpleNamespace(decoder=None, input_scale=1.0))
-    evaluator = api.evaluator_for(design)
+    design.qnet = design.base_qnet = QNet.load(files / "qnet.npz")
+    design.model = SimpleNamespace(decoder=None, input_scale=1.0, dataset=None, onchip=None)
+    evaluator = design.evaluator()
     if len(sys.argv) > 3:  # slowed down (sleeping, not computing) so that kills land mid-campaign
         evaluate, pause = evaluator.evaluate, float(sys.argv[3])
         evaluator.evaluate = lambda bits: time.sleep(pause) or evaluate(bits)
     model = FaultModel("single", seed=design.seed)  # what api.oracle plans
     space = FaultSpace(model, evaluator.qnet.bitspace)
-    store = Store(out / design.name / ".work" / "oracle.sqlite", api.campaign_key(design, evaluator, model, None))
+    store = Store(out / design.name / ".work" / "oracle.sqlite", api.campaign_key(design.name, evaluator, model, None))
     runner.run(evaluator, space, store, chunk=4, progress=False)
     store.close()
-    api.oracle(design, out)  # resumes the same store (nothing left) and writes oracle/
+    campaigns.oracle(design, Workspace(out, design.name))  # resumes the same store (nothing left) and writes oracle/
     assert "tensorflow" not in sys.modules
     print("done")
     """)
@@ -317,9 +321,15 @@ def test_cli_unreadable_store(files, tmp_path):
 def test_cli_store_of_another_design(files, tmp_path):
     """Same --out and design name, another model: its design hash differs, the store is refused and kept."""
     out = tmp_path / "out"
-    other = Design.load(files.dir / "other.yaml")
-    other._cache.update(qnet=files.other_qnet, model=SimpleNamespace(decoder=None, input_scale=1.0))
-    summary = api.oracle(other, out)
+    from codesign.flow import campaigns
+    from codesign.prepare import Prepared
+    from codesign.spec import load
+    from codesign.workspace import Workspace
+
+    other = Prepared(load(files.dir / "other.yaml"))
+    other.qnet = other.base_qnet = files.other_qnet
+    other.model = SimpleNamespace(decoder=None, input_scale=1.0, dataset=None, onchip=None)
+    summary = campaigns.oracle(other, Workspace(out, other.name))
     work = out / "net" / ".work" / "oracle.sqlite"
     before = results(work)
     assert len(before) == summary["bits"] == files.other_qnet.bitspace.size

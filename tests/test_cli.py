@@ -210,5 +210,6 @@ def test_run_twice_replaces_output(files, tmp_path):
     assert proc.stderr == ""
     assert sorted(p.name for p in out.iterdir()) == ["usernet"]  # no .usernet.tmp-*/.usernet.old-* left
     assert not (final / "report" / "stale.txt").exists()
-    assert sorted(p.name for p in final.iterdir()) == ["manifest.json", "model", "oracle", "report", "verify"]
+    # .lock: the (empty) file a run holds while it writes this design's directory
+    assert sorted(p.name for p in final.iterdir()) == [".lock", "manifest.json", "model", "oracle", "report", "verify"]
     assert json.loads((final / "report" / "summary.json").read_text()) == summary

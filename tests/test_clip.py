@@ -10,7 +10,10 @@ from models_for_tests import tiny_cnn, tiny_mlp
 from test_cli import cli, files  # noqa: F401  (session fixture: tiny models and data)
 
 from codesign.campaign.evaluate import Evaluator
-from codesign.design import Data, Design
+from codesign.data.load import Data
+from codesign.level import Target
+from codesign.prepare import Prepared
+from codesign.spec import load as load_spec
 from codesign.errors import CodesignError
 from codesign.ir.bitspace import apply_flips
 from codesign.ir.qnet import QNet
@@ -81,11 +84,8 @@ def test_rtl_equals_simulator_with_clipping(cnn, tmp_path):
     rng = np.random.default_rng(2)
     faults = [np.array([b]) for b in rng.choice(len(clipped.bitspace), 40, replace=False)]
     faults += [rng.choice(len(clipped.bitspace), 6, replace=False) for _ in range(4)]
-    level = RtlLevel(None, ev, workdir=tmp_path / "sim")
-    try:
+    with RtlLevel(Target(clipped, ev.acts[0], workdir=tmp_path / "sim")) as level:
         outs = level.outputs(faults)
-    finally:
-        level.close()
     changed = 0
     for bits, out in zip(faults, outs):
         assert np.array_equal(out, forward(clipped, ev.acts[0], overrides=apply_flips(clipped, bits))), bits
@@ -101,18 +101,11 @@ def test_hls_csim_equals_simulator_with_clipping(cnn, tmp_path):
     from codesign.hls.regfile import write_project
 
     model, _, clipped, x = cnn
-    design = Design.from_dict({"name": "tiny", "model": {"path": "unused.h5"}, "metric": "mse"})
     data = Data(x[:60], np.zeros((60, 4)))
-    from types import SimpleNamespace
-
-    design._cache.update(model=SimpleNamespace(onchip=model), qnet=clipped, data=data)
     ev = Evaluator(clipped, Cost("mse", data))
-    level = HlsLevel(design, ev, workdir=str(tmp_path / "csim"))
-    try:
+    with HlsLevel(Target(clipped, ev.acts[0], keras_model=model, workdir=tmp_path / "csim")) as level:
         faults = [np.array([b]) for b in range(len(clipped.bitspace))]
         outs = level.outputs([np.zeros(0, np.int64)] + faults)
-    finally:
-        level.close()
     assert np.array_equal(outs[0], ev.acts[-1])
     for bits, out in zip(faults, outs[1:]):
         assert np.array_equal(out, forward(clipped, ev.acts[0], overrides=apply_flips(clipped, bits))), bits
@@ -165,8 +158,8 @@ def test_design_clip_option_and_its_errors(files, tmp_path):  # noqa: F811
 
     v = json.loads(proc.stdout)
     assert v["mismatches"] == {"qkeras": 0, "sim": 0, "rtl": 0} and "mitigated" in v["reference"]
-    design = Design.load(path)
-    assert design.qnet().layer("a1").clip == clip.codes_of(design.base_qnet(), {"a1": 0.5})["a1"]
+    design = Prepared(load_spec(path))
+    assert design.qnet.layer("a1").clip == clip.codes_of(design.base_qnet, {"a1": 0.5})["a1"]
     for bad, frag in (("clip: {d1: 1.0}\n", "d1"), ("clip: {a1: -2}\n", "a1"), ("clip: sometimes\n", "clip"),
                       ("clip: {method: clipact, trials: 0}\n", "trials")):
         p = _design(tmp_path, files, bad)
@@ -209,11 +202,11 @@ def test_dse_with_clipping_points_and_a_ber_sweep(files, tmp_path):  # noqa: F81
         "saf-hardtanh": "saf", "saf-hardtanh+bitwise-0.25": "saf+tmr"}
     assert rows["saf-hardtanh"]["saf_function"] == "hardtanh" and rows["clip-clipact"]["clip_thresholds"]
     assert all(r["equivalence"] == "true" and r["masking_verified"] == "true" for r in rows.values())
-    design = Design.load(path)
-    top = clip.actmax(design.base_qnet(), design.dataset().x)["a1"]
-    t = design.base_qnet().layer("a1").out_type.to_float(np.array([top]))[0]
+    design = Prepared(load_spec(path))
+    top = clip.actmax(design.base_qnet, design.data.x)["a1"]
+    t = design.base_qnet.layer("a1").out_type.to_float(np.array([top]))[0]
     assert rows["clip-actmax"]["clip_thresholds"] == f"a1={t:g}"
-    assert int(rows["clip-actmax+bitwise-0.25"]["protected_bits"]) == round(0.25 * len(design.qnet().bitspace))
+    assert int(rows["clip-actmax+bitwise-0.25"]["protected_bits"]) == round(0.25 * len(design.qnet.bitspace))
     assert int(rows["clip-actmax"]["protected_bits"]) == 0
     with open(dse / "ber_sweep.csv", newline="") as f:
         ber = list(csv.DictReader(f))

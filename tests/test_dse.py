@@ -10,7 +10,7 @@ import pytest
 from cli_checks import assert_user_error
 from test_cli import cli, files  # noqa: F401  (session fixture: tiny models and data)
 
-from codesign.dse.run import COLUMNS
+from codesign.points import COLUMNS
 
 REQUIRED = ("design,ranker,budget,protected_bits,area_cells,luts,ffs,latency_cycles,cost_fault_free,"
             "multibit_mean_delta_cost,errors_prevented_pct,equivalence,masking_verified").split(",")

@@ -11,7 +11,8 @@ import os
 import numpy as np
 import pytest
 
-from codesign.design import Design
+from codesign.prepare import Prepared
+from codesign.spec import from_dict
 from codesign.verify import verify
 
 ECONT_EMD_CALQ = {"s": 1.505, "m": 1.074, "l": 0.813}  # measured upstream (models README)
@@ -26,7 +27,7 @@ def _design(name, data_dir=None, **data):
     raw = {"name": name, "model": {"zoo": name}, "metric": "mispredict", "seed": 0}
     if data:
         raw["data"] = data
-    return Design.from_dict(raw, data_dir=data_dir)
+    return Prepared(from_dict(raw), data_dir)
 
 
 @pytest.mark.parametrize("size", ["s", "m", "l"])
@@ -34,24 +35,23 @@ def test_econt_all_hgcal_rows_sim_and_hls(size, data_dir):
     from codesign.data import hgcal
 
     design = _design(f"econt_{size}", data_dir)
-    zm = design.zoo_model()
+    zm = design.model
     x = np.concatenate([hgcal.load_hgcal(f, data_dir=data_dir)[0] for f in hgcal.DATASETS])
     assert len(x) == 101_868
     levels = _levels(design.name)
-    r = verify(zm.onchip, design.qnet(), x, levels=levels)
+    r = verify(zm.onchip, design.qnet, x, levels=levels)
     assert r["mismatches"] == {level: 0 for level in levels}, r
 
 
 @pytest.mark.parametrize("size", ["s", "m", "l"])
 def test_econt_fault_free_emd_on_calq(size, data_dir):
-    from codesign.metrics.cost import Cost
     from codesign.sim.forward import predict
 
-    design = Design.from_dict({"name": f"econt_{size}", "model": {"zoo": f"econt_{size}"}, "metric": "emd",
-                               "data": {"dataset": "hgcal", "file": "CALQ_output"}}, data_dir=data_dir)
-    data = design.dataset()
+    design = Prepared(from_dict({"name": f"econt_{size}", "model": {"zoo": f"econt_{size}"}, "metric": "emd",
+                                 "data": {"dataset": "hgcal", "file": "CALQ_output"}}), data_dir)
+    data = design.data
     assert len(data.x) == 6050
-    cost = Cost.for_design(design).per_sample(predict(design.qnet(), data.x))
+    cost = design.cost().per_sample(predict(design.qnet, data.x))
     assert abs(cost.mean() - ECONT_EMD_CALQ[size]) < 0.01, cost.mean()
 
 
@@ -59,7 +59,7 @@ def test_econt_fault_free_emd_on_calq(size, data_dir):
 def test_digits_sim_and_hls(name):
     design = _design(name, dataset="digits", split="all")
     levels = _levels(name)
-    r = verify(design.zoo_model().onchip, design.qnet(), design.dataset().x, levels=levels)
+    r = verify(design.model.onchip, design.qnet, design.data.x, levels=levels)
     assert r["n_inputs"] == 1797
     assert r["mismatches"] == {level: 0 for level in levels}, r
 
@@ -70,7 +70,7 @@ def test_digits_sim_and_hls(name):
 def test_smartpixel_sim_and_hls(name, data_dir):
     design = _design(name, data_dir, dataset="smartpixel", split="all")
     levels = _levels(name)
-    r = verify(design.zoo_model().onchip, design.qnet(), design.dataset().x, levels=levels)
+    r = verify(design.model.onchip, design.qnet, design.data.x, levels=levels)
     assert r["n_inputs"] == 59_060
     assert r["mismatches"] == {level: 0 for level in levels}, r
 
@@ -78,7 +78,7 @@ def test_smartpixel_sim_and_hls(name, data_dir):
 @pytest.mark.parametrize("name,levels", [("cifar10_tiny", ["qkeras", "sim", "hls"]), ("cifar10_tiny2", ["qkeras", "sim"])])
 def test_cifar_generated_inputs(name, levels, data_dir):
     design = _design(name, data_dir, dataset="synthetic", n=500)
-    r = verify(design.zoo_model().onchip, design.qnet(), design.dataset().x, levels=levels)
+    r = verify(design.model.onchip, design.qnet, design.data.x, levels=levels)
     assert r["mismatches"] == {level: 0 for level in levels}, r
 
 
@@ -90,8 +90,8 @@ def test_cifar_tiny2_hls(data_dir):
     from codesign.sim.forward import predict, quantize_input
 
     design = _design("cifar10_tiny2", data_dir, dataset="synthetic", n=200)
-    model, qnet = design.zoo_model().onchip, design.qnet()
-    xq = qnet.input_type.to_float(quantize_input(qnet, design.dataset().x)).astype(np.float32)
+    model, qnet = design.model.onchip, design.qnet
+    xq = qnet.input_type.to_float(quantize_input(qnet, design.data.x)).astype(np.float32)
     ref = model.predict(xq, verbose=0).astype(np.float64).reshape(len(xq), -1)
     csim = RegfileCsim(model, qnet, opt="-O0")
     try:

@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 
 from codesign.campaign.evaluate import Evaluator
-from codesign.design import Data, Design
+from codesign.data.load import Data
 from codesign.errors import CodesignError
 from codesign.ir.bitspace import apply_flips
+from codesign.level import Target
 from codesign.metrics.cost import Cost
 from codesign.protect.plan import Plan
 from codesign.sim.forward import forward, quantize_input
@@ -34,10 +35,20 @@ def _tiny(name):
     qnet = from_keras(model)
     rng = np.random.default_rng(7)
     x = rng.uniform(-1.5, 1.5, (N_ROWS,) + tuple(model.input_shape[1:])).astype(np.float32)
-    design = Design.from_dict({"name": name, "model": {"path": "unused.h5"}, "metric": "mse"})
     data = Data(x, rng.normal(0, 1, (N_ROWS,) + tuple(qnet.output_shape)))
-    design._cache.update(model=SimpleNamespace(onchip=model), qnet=qnet, data=data)
-    return design, Evaluator(qnet, Cost("mse", data))
+    return SimpleNamespace(name=name, model=model, qnet=qnet, data=data), Evaluator(qnet, Cost("mse", data))
+
+
+def _level(design, ev, tmp_path, plan=None):
+    from codesign.hls.injection import HlsLevel
+
+    return HlsLevel(Target(ev.qnet, ev.acts[0], keras_model=design.model, plan=plan, workdir=tmp_path))
+
+
+def _write(design, out, **kw):
+    from codesign.hls.regfile import TB_ROWS, write_project
+
+    return write_project(design.model, out, qnet=design.qnet, tb_inputs=design.data.x[:TB_ROWS], **kw)
 
 
 @pytest.fixture(scope="module")
@@ -67,11 +78,9 @@ def same_outcome(a, b) -> bool:
 def test_tiny_every_bit_matches_simulator(tiny, name, tmp_path):
     """Dense + MultiThreshold, Conv2D + Dense, and a layer without bias: fault-free outputs and every single-bit
     fault (plus a few multi-bit faults) give the simulator's output codes and its ΔC exactly."""
-    from codesign.hls.injection import HlsLevel
-
     design, ev = tiny(name)
     qnet = ev.qnet
-    level = HlsLevel(design, ev, workdir=str(tmp_path))
+    level = _level(design, ev, tmp_path)
     try:
         assert np.array_equal(level.outputs([np.zeros(0, np.int64)])[0], ev.acts[-1])
         rng = np.random.default_rng(1)
@@ -95,8 +104,6 @@ def test_tiny_every_bit_matches_simulator(tiny, name, tmp_path):
 def test_tmr_project(tiny, tmp_path):
     """All protected bits of a small model: any single replica flipped leaves every output unchanged; two replicas
     of one bit outvote the third; unprotected bits and all-replica flips still match the simulator."""
-    from codesign.hls.injection import HlsLevel
-
     design, ev = tiny("mlp_bn")
     qnet = ev.qnet
     n = len(qnet.bitspace)
@@ -104,7 +111,7 @@ def test_tmr_project(tiny, tmp_path):
     protected = np.sort(np.concatenate([np.arange(0, n, 4), rng.choice(n, 20, replace=False)]))
     protected = np.unique(protected)
     plan = Plan(design.name, qnet.fingerprint(), protected)
-    level = HlsLevel(design, ev, plan=plan, workdir=str(tmp_path))
+    level = _level(design, ev, tmp_path, plan)
     try:
         base = ev.acts[-1]
         sensitive = [b for b in protected if not np.array_equal(faulty_outputs(qnet, ev.acts[0], [b]), base)]
@@ -143,13 +150,11 @@ OWN_FIRMWARE = ("myproject.cpp", "myproject.h", "parameters.h", "defines.h", "re
 @pytest.fixture(scope="module")
 def project(tiny, tmp_path_factory):
     """A protected register-file project of the MultiThreshold MLP, with testbench data."""
-    from codesign.hls.regfile import write_project
-
     design, ev = tiny("mlp_bn")
     qnet = ev.qnet
     plan = Plan(design.name, qnet.fingerprint(), np.arange(0, len(qnet.bitspace), 7))
     out = tmp_path_factory.mktemp("prj") / "hls"
-    summary = write_project(design, out, plan=plan)
+    summary = _write(design, out, plan=plan)
     return SimpleNamespace(dir=out, summary=summary, qnet=qnet, design=design)
 
 
@@ -232,7 +237,7 @@ def test_testbench_loads_weights_through_the_port(project, tmp_path):
                     "myproject_test.cpp", "firmware/myproject.cpp", "-o", str(exe)], cwd=d, check=True,
                    capture_output=True)
     subprocess.run([str(exe)], cwd=d, check=True, capture_output=True)
-    x = project.design.dataset().x[:100]
+    x = project.design.data.x[:100]
     qnet = project.qnet
     want = qnet.output_type.to_float(forward(qnet, quantize_input(qnet, x))).reshape(len(x), -1)
     got = np.array([[float(v) for v in ln.split()] for ln in (d / "tb_data/csim_results.log").read_text().splitlines()
@@ -247,42 +252,38 @@ def test_testbench_loads_weights_through_the_port(project, tmp_path):
 
 def test_rewrite_and_vitis(project, tmp_path):
     """An existing codesign project is replaced; the Vitis backend writes its own build script."""
-    from codesign.hls.regfile import write_project
-
     (project.dir / "stale.txt").write_text("x")
-    s = write_project(project.design, project.dir)
+    s = _write(project.design, project.dir)
     assert not (project.dir / "stale.txt").exists() and s["protection"]["protected_bits"] == 0
-    v = write_project(project.design, tmp_path / "vitis", backend="vitis")
+    v = _write(project.design, tmp_path / "vitis", backend="vitis")
     assert v["backend"] == "Vitis"
     assert "vitis" in (tmp_path / "vitis/project.tcl").read_text()
     assert "rf_addr_t load_addr" in (tmp_path / "vitis/firmware/myproject.h").read_text()
 
 
 def test_bad_input(project, tmp_path):
-    from codesign.hls.regfile import write_project
-
     design, qnet = project.design, project.qnet
     other = tmp_path / "other"
     other.mkdir()
     (other / "keep.txt").write_text("mine")
     with pytest.raises(CodesignError, match="not a codesign HLS project"):
-        write_project(design, other)
+        _write(design, other)
     assert [p.name for p in other.iterdir()] == ["keep.txt"]
     (tmp_path / "afile").write_text("")
     with pytest.raises(CodesignError, match="not a directory"):
-        write_project(design, tmp_path / "afile")
+        _write(design, tmp_path / "afile")
     with pytest.raises(CodesignError, match="unknown HLS backend 'Quartus'"):
-        write_project(design, tmp_path / "q", backend="Quartus")
+        _write(design, tmp_path / "q", backend="Quartus")
     bad = Plan(design.name, qnet.fingerprint(), np.array([3, len(qnet.bitspace)]))
     with pytest.raises(CodesignError, match="outside BitSpace"):
-        write_project(design, tmp_path / "p", plan=bad)
+        _write(design, tmp_path / "p", plan=bad)
     foreign = Plan("someone", "0" * 64, np.array([3]))
     with pytest.raises(CodesignError, match="another design"):
-        write_project(design, tmp_path / "p", plan=foreign)
+        _write(design, tmp_path / "p", plan=foreign)
     plan_file = tmp_path / "plan.json"
     bad.save(plan_file)
     with pytest.raises(CodesignError, match="outside BitSpace"):
-        write_project(design, tmp_path / "p", plan=plan_file)
+        _write(design, tmp_path / "p", plan=Plan.load(plan_file, qnet))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "other", "plan.json"]  # nothing partial
 
 
@@ -304,23 +305,24 @@ def test_real_model_csim_equals_simulator(name, request, tmp_path):
     """Fault-free: every row of the data set (ECON-T: all HGCal files) bit-exact with the simulator (which
     test_fidelity_real proves bit-exact with QKeras on the same rows). Faults: 200 sampled bits and 10 multi-bit
     faults, C-sim ΔC == simulator ΔC exactly."""
-    from codesign.campaign.api import evaluator_for
     from codesign.hls.injection import HlsLevel
+    from codesign.prepare import Prepared
+    from codesign.spec import from_dict
 
     data, metric = REAL[name]
     data_dir = None if name.startswith("digits") else request.getfixturevalue("data_dir")
-    design = Design.from_dict({"name": name, "model": {"zoo": name}, "metric": metric, "data": data,
-                               "samples": INJECT_ROWS, "seed": 0}, data_dir=data_dir)
-    qnet = design.qnet()
-    ev = evaluator_for(design)
-    level = HlsLevel(design, ev, workdir=str(tmp_path))
+    raw = {"name": name, "model": {"zoo": name}, "metric": metric, "data": data, "seed": 0}
+    design = Prepared(from_dict({**raw, "samples": INJECT_ROWS}), data_dir)
+    qnet = design.qnet
+    ev = design.evaluator()
+    level = HlsLevel(Target(qnet, ev.acts[0], keras_model=design.model.onchip, workdir=tmp_path))
     try:
         if name == "econt_m":
             from codesign.data import hgcal
 
             x = np.concatenate([hgcal.load_hgcal(f, data_dir=data_dir)[0] for f in hgcal.DATASETS])
         else:
-            x = Design.from_dict({**design.raw, "samples": None}, data_dir=data_dir).dataset().x
+            x = Prepared(from_dict(raw), data_dir).data.x
         codes = quantize_input(qnet, x)
         assert np.array_equal(level.csim.predict_codes(codes), forward(qnet, codes))
         rng = np.random.default_rng(0)

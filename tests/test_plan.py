@@ -5,7 +5,7 @@ import pytest
 
 from codesign.campaign.evaluate import Evaluator
 from codesign.campaign.faults import FaultModel, FaultSpace
-from codesign.design import Data
+from codesign.data.load import Data
 from codesign.errors import CodesignError
 from codesign.ir.from_keras import from_keras
 from codesign.metrics.cost import Cost

@@ -18,7 +18,8 @@ from codesign.rank.dynamic import BinFI, BitwiseDynamic, PrioriFI, StatFI, drive
 
 @pytest.fixture(scope="module")
 def mlp_design(tmp_path_factory):
-    from codesign.design import Design
+    from codesign.prepare import Prepared
+    from codesign.spec import load
 
     d = tmp_path_factory.mktemp("rank")
     tiny_mlp(bn=False).save(d / "mlp.h5")
@@ -26,14 +27,12 @@ def mlp_design(tmp_path_factory):
     x = rng.normal(0, 1, (300, 5)).astype(np.float32)
     np.savez(d / "data.npz", x=x, y=rng.integers(0, 3, 300))
     path = write_design(d / "mlp.yaml", model=d / "mlp.h5", data=d / "data.npz")
-    return Design.load(path), path
+    return Prepared(load(path)), path
 
 
 @pytest.fixture(scope="module")
 def loss(mlp_design):
-    from codesign.rank.loss import loss_model_for
-
-    return loss_model_for(mlp_design[0], rows=300)
+    return mlp_design[0].rank_context(rows=300).loss()
 
 
 # --- second-order information ---------------------------------------------------------------------------------------
@@ -254,13 +253,11 @@ def test_oracle_order_scores_one_and_random_less(qnet):
 
 
 def test_bitwise_sampled_on_every_row_is_the_oracle_order(mlp_design):
-    from codesign.campaign.api import evaluator_for
-    from codesign.rank.api import context_for
     from codesign.rank.static import sampled_rank
 
     design = mlp_design[0]
-    ctx = context_for(design, rows=300)
-    full = evaluator_for(design)
+    ctx = design.rank_context(rows=300)
+    full = design.evaluator()
     delta = np.array([full.evaluate([b]).delta_cost for b in range(ctx.bitspace.size)])
     r = sampled_rank(ctx, sample_rows=10_000)  # more than the data: every row
     assert r.info["sample_rows"] == full.n_rows

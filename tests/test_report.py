@@ -17,7 +17,8 @@ import pytest
 
 from codesign.check import check, find_runs, main_check
 from codesign.errors import CodesignError
-from codesign.report.dse import PLOTS, dse_plots, pareto_front, read_points
+from codesign.points import pareto_front, read_points
+from codesign.report.dse import PLOTS, dse_plots
 from codesign.report.html import write_report
 
 COLUMNS = ["design", "ranker", "budget", "protected_bits", "area_cells", "luts", "ffs", "latency_cycles",

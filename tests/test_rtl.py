@@ -13,11 +13,12 @@ import numpy as np
 import pytest
 
 from codesign.campaign.evaluate import Evaluator
-from codesign.design import Data
+from codesign.data.load import Data
 from codesign.errors import CodesignError
 from codesign.ir.bitspace import apply_flips
 from codesign.ir.fixed import FixedType as F
 from codesign.ir.qnet import Dense, QNet
+from codesign.level import Target
 from codesign.metrics.cost import Cost
 from codesign.protect.plan import Plan
 from codesign.rtl import sim as rtl_sim
@@ -143,7 +144,7 @@ def test_a_flipped_weight_changes_rtl_outputs_like_the_simulator(tmp_path):
     """The comparison is not vacuous: a faulty weight register changes outputs, exactly as the simulator says."""
     q = mlp_net(2)
     ev = _evaluator(q, 60)
-    level = RtlLevel(None, ev, workdir=tmp_path)
+    level = RtlLevel(Target(q, ev.acts[0], workdir=tmp_path))
     try:
         # MSB flips of words the simulator says matter (one per tensor kind), so that outputs must move
         cands = [q.bitspace.index(l, t, e, 0) for l, t, e in [("dense", "kernel", 5), ("dense", "kernel", 9),
@@ -211,7 +212,7 @@ def test_single_replica_upsets_of_protected_bits_are_voted_out(tmp_path):
     rng = np.random.default_rng(0)
     prot = np.sort(rng.choice(q.bitspace.size, 45, replace=False))
     ev = _evaluator(q, 30)
-    level = RtlLevel(None, ev, plan=_plan(q, prot), workdir=tmp_path)
+    level = RtlLevel(Target(q, ev.acts[0], plan=_plan(q, prot), workdir=tmp_path))
     try:
         faults = [np.array([b]) for b in prot]
         for r in range(3):
@@ -242,7 +243,7 @@ def test_rtl_level_equals_simulator_single_and_multi_bit(tmp_path):
     singles = [np.array([b]) for b in rng.choice(q.bitspace.size, 60, replace=False)]
     multis = [rng.choice(q.bitspace.size, 3, replace=False) for _ in range(20)]
     multis.append(np.array([7, 7]))  # two upsets of one flop cancel
-    level = RtlLevel(None, ev, workdir=tmp_path)
+    level = RtlLevel(Target(q, ev.acts[0], workdir=tmp_path))
     try:
         outs = level.outputs(singles + multis)
         assert level.runs == 1  # many faults, one simulator start
@@ -264,7 +265,7 @@ def test_rtl_level_equals_simulator_single_and_multi_bit(tmp_path):
 def test_crashed_run_keeps_completed_faults_and_resumes(tmp_path, monkeypatch):
     q = mlp_net(1)
     ev = _evaluator(q, 20)
-    level = RtlLevel(None, ev, workdir=tmp_path)
+    level = RtlLevel(Target(q, ev.acts[0], workdir=tmp_path))
     try:
         faults = [np.array([b]) for b in range(0, 60, 3)]
         real = level.sim.flops

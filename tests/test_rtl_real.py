@@ -6,9 +6,10 @@ import shutil
 import numpy as np
 import pytest
 
-from codesign.campaign.api import evaluator_for
-from codesign.design import Design
+from codesign.level import Target
+from codesign.prepare import Prepared
 from codesign.rtl.level import RtlLevel
+from codesign.spec import from_dict
 from codesign.verify import verify
 
 pytestmark = pytest.mark.skipif(shutil.which("iverilog") is None, reason="Icarus Verilog (iverilog) not installed")
@@ -20,17 +21,16 @@ METRIC = {"econt": "emd", "smartpixel": "mispredict", "digits": "mispredict"}
 
 
 def _design(name, data_dir, samples):
-    return Design.from_dict({"name": name, "model": {"zoo": name}, "data": DATA[name],
-                             "metric": METRIC[name.split("_")[0]], "samples": samples, "seed": 0},
-                            data_dir=data_dir)
+    return Prepared(from_dict({"name": name, "model": {"zoo": name}, "data": DATA[name],
+                               "metric": METRIC[name.split("_")[0]], "samples": samples, "seed": 0}), data_dir)
 
 
 @pytest.mark.parametrize("name", ["econt_s", "econt_m", "smartpixel_s", "smartpixel_m", "digits_s"])
 def test_verify_sim_rtl_1000_inputs(name, data_dir):
     design = _design(name, data_dir, 1000)
-    x = design.dataset().x
+    x = design.data.x
     assert len(x) == 1000
-    r = verify(design.zoo_model().onchip, design.qnet(), x, levels=["sim", "rtl"])
+    r = verify(design.model.onchip, design.qnet, x, levels=["sim", "rtl"])
     assert r["mismatches"] == {"sim": 0, "rtl": 0}, r
 
 
@@ -49,13 +49,10 @@ def sample_faults(qnet, n_single, n_multi, seed, flips=3):
 @pytest.mark.parametrize("name,samples", [("econt_m", 100), ("smartpixel_m", 200), ("digits_s", 400)])
 def test_rtl_delta_cost_equals_simulator(name, samples, data_dir, tmp_path):
     design = _design(name, data_dir, samples)
-    ev = evaluator_for(design)
+    ev = design.evaluator()
     faults = sample_faults(ev.qnet, 40, 20, seed=1)
-    level = RtlLevel(design, ev, workdir=tmp_path)
-    try:
+    with RtlLevel(Target(ev.qnet, ev.acts[0], workdir=tmp_path)) as level:
         outs = level.outputs(faults)
-    finally:
-        level.close()
     sensitive = 0
     for bits, out in zip(faults, outs):
         rtl, sim = ev.outcome_of_outputs(out), ev.evaluate(bits)

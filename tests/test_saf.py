@@ -3,7 +3,6 @@ evaluation through them, bit-exact RTL and HLS C-sim, and the design option."""
 
 import copy
 import shutil
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -12,10 +11,11 @@ from models_for_tests import tiny_cnn
 from test_cli import cli, files  # noqa: F401  (session fixture: tiny models and data)
 
 from codesign.campaign.evaluate import Evaluator
-from codesign.design import Data, Design
+from codesign.data.load import Data
 from codesign.errors import CodesignError
 from codesign.ir.bitspace import apply_flips
 from codesign.ir.qnet import Dense, QNet
+from codesign.level import Target
 from codesign.metrics.cost import Cost
 from codesign.mitigate import saf
 from codesign.sim.forward import forward, quantize_input
@@ -108,11 +108,8 @@ def test_rtl_equals_simulator_through_the_tables(nets, tmp_path):
     ev = Evaluator(q, Cost("mse", Data(x[:20], np.zeros((20, 4)))))
     rng = np.random.default_rng(6)
     faults = [np.array([b]) for b in rng.choice(len(q.bitspace), 40, replace=False)]
-    level = RtlLevel(None, ev, workdir=tmp_path / "sim")
-    try:
+    with RtlLevel(Target(q, ev.acts[0], workdir=tmp_path / "sim")) as level:
         outs = level.outputs(faults)
-    finally:
-        level.close()
     for bits, out in zip(faults, outs):
         assert np.array_equal(out, forward(q, ev.acts[0], overrides=apply_flips(q, bits))), bits
 
@@ -123,16 +120,11 @@ def test_hls_csim_equals_simulator_through_the_tables(nets, tmp_path):
 
     model, _, by_fn, x = nets
     q = by_fn["softsign"]
-    design = Design.from_dict({"name": "tiny", "model": {"path": "unused.h5"}, "metric": "mse"})
     data = Data(x[:40], np.zeros((40, 4)))
-    design._cache.update(model=SimpleNamespace(onchip=model), qnet=q, data=data)
     ev = Evaluator(q, Cost("mse", data))
-    level = HlsLevel(design, ev, workdir=str(tmp_path))
-    try:
+    with HlsLevel(Target(q, ev.acts[0], keras_model=model, workdir=tmp_path)) as level:
         faults = [np.array([b]) for b in range(len(q.bitspace))]
         outs = level.outputs([np.zeros(0, np.int64)] + faults)
-    finally:
-        level.close()
     assert np.array_equal(outs[0], ev.acts[-1])
     for bits, out in zip(faults, outs[1:]):
         assert np.array_equal(out, forward(q, ev.acts[0], overrides=apply_flips(q, bits))), bits
@@ -144,8 +136,11 @@ def test_design_saf_option(files, tmp_path):  # noqa: F811
            "metric: mispredict\n"
     good = tmp_path / "good.yaml"
     good.write_text(head + "saf: {function: hardtanh, layers: [d2]}\n")
-    design = Design.load(good)
-    assert design.qnet().layer("d2").kernel_lut is not None and design.qnet().layer("d1").kernel_lut is None
+    from codesign.prepare import Prepared
+    from codesign.spec import load as load_spec
+
+    q = Prepared(load_spec(good)).qnet
+    assert q.layer("d2").kernel_lut is not None and q.layer("d1").kernel_lut is None
     proc = cli("verify", "--design", good, "--levels", "qkeras,sim,rtl", cwd=tmp_path, cache=tmp_path / "cache")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     for bad, frag in (("saf: sigmoid\n", "saf must be"), ("saf: {function: tanh, layers: [a1]}\n", "a1")):

@@ -7,7 +7,8 @@ import pytest
 from cli_checks import assert_user_error
 from test_cli import cli, files  # noqa: F401  (session fixture: tiny models and data)
 
-from codesign.design import Design
+from codesign.prepare import Prepared
+from codesign.spec import load
 from codesign.errors import CodesignError
 from codesign.mitigate import saf
 from codesign.mitigate.saf_train import install, uninstall
@@ -20,7 +21,7 @@ def _design(tmp_path, extra: str = SPEC, name: str = "ft"):
     path = tmp_path / f"{name}.yaml"
     path.write_text(f"name: {name}\nmodel: {{zoo: digits_s}}\ndata: {{dataset: digits, split: test}}\n"
                     f"metric: mispredict\nsamples: 200\n{extra}")
-    return Design.load(path)
+    return Prepared(load(path))
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +29,7 @@ def tuned(tmp_path_factory, monkeypatch_module):
     tmp = tmp_path_factory.mktemp("saf_train")
     monkeypatch_module.setenv("CODESIGN_CACHE", str(tmp / "cache"))
     design = _design(tmp)
-    design.qnet()
+    design.qnet
     return design, tmp
 
 
@@ -41,7 +42,7 @@ def monkeypatch_module():
 
 def test_the_hardware_network_is_the_trained_network(tuned):
     design, _ = tuned
-    q, base, zm = design.qnet(), design.base_qnet(), design.zoo_model()
+    q, base, zm = design.qnet, design.base_qnet, design.model
     info = zm.info["saf"]
     convs = [l for l in q.layers if getattr(l, "kernel_lut", None) is not None]
     assert convs and all(l.saf == "tanh" for l in convs)
@@ -53,9 +54,9 @@ def test_the_hardware_network_is_the_trained_network(tuned):
         assert np.abs(l.kernel_lut).max() <= info["m"][l.name]
         assert np.array_equal(l.kernel_lut, saf.lut_for(base.layer(l.name), "tanh", info["m"][l.name]))
     # the Keras model with the tables installed (as trained) gives exactly the simulator's outputs
-    x = design.dataset().x
+    x = design.data.x
     xq = q.input_type.to_float(quantize_input(q, x)).astype(np.float32)
-    originals = install(zm.onchip, base, design.saf_spec(), info["m"])
+    originals = install(zm.onchip, base, design.spec.saf, info["m"])
     try:
         keras_out = np.asarray(zm.onchip(xq, training=False), dtype=np.float64).reshape(len(x), -1)
     finally:
@@ -67,7 +68,7 @@ def test_the_hardware_network_is_the_trained_network(tuned):
 
     xt, yt = digits.dataset("test", seed=0)
     xt = np.asarray(xt, np.float32).reshape(-1, 8, 8, 1)
-    original = _design(tuned[1], extra="", name="orig").base_qnet()
+    original = _design(tuned[1], extra="", name="orig").base_qnet
     post = saf.with_saf(original, "tanh", level=0.5)
     xq = post.input_type.to_float(quantize_input(post, xt)).astype(np.float32)
     acc = float(np.mean(np.argmax(predict(post, xq).reshape(len(xt), -1), axis=1) == np.asarray(yt).reshape(-1)))
@@ -81,12 +82,12 @@ def test_fine_tuning_is_cached_and_deterministic(tuned, tmp_path, monkeypatch):
     files = sorted((tmp / "cache" / "saf").glob("*.h5"))
     assert len(files) == 1 and files[0].with_suffix(".json").is_file()
     again = _design(tmp, name="ft")  # same settings: read from the cache
-    assert np.array_equal(again.qnet().layer("conv2d_0").kernel, design.qnet().layer("conv2d_0").kernel)
+    assert np.array_equal(again.qnet.layer("conv2d_0").kernel, design.qnet.layer("conv2d_0").kernel)
     monkeypatch.setenv("CODESIGN_CACHE", str(tmp_path / "fresh"))
     fresh = _design(tmp_path, name="ft")  # trained again from scratch in another cache
-    for l in design.qnet().layers:
+    for l in design.qnet.layers:
         if getattr(l, "kernel_lut", None) is not None:
-            assert np.array_equal(fresh.qnet().layer(l.name).kernel, l.kernel), l.name
+            assert np.array_equal(fresh.qnet.layer(l.name).kernel, l.kernel), l.name
 
 
 def test_saf_train_options_fail_in_one_line(tmp_path, files):  # noqa: F811

@@ -1,10 +1,9 @@
 """Campaign use cases: the exhaustive single-bit oracle and multi-bit / BER campaigns of one design.
 
 Layout: ``<out>/<design>/oracle/{oracle.csv, summary.json, store.sqlite, *.png}`` and
-``<out>/<design>/campaigns/<tag>/{campaign.csv, summary.json, store.sqlite}``. While a campaign runs, its store lives
-in ``<out>/<design>/.work/``; the result directory appears (atomically) only when every fault is stored, and the
-working store is then removed (its copy is the result's ``store.sqlite``, from which a new run of the same campaign
-starts).
+``<out>/<design>/campaigns/<tag>/{campaign.csv, summary.json, store.sqlite}``. A campaign's store lives in
+``<out>/<design>/.work/`` (resumed by the next run); the result directory appears (atomically) only when every fault
+is stored, with a copy of the store, from which a run starts when the working store was deleted.
 """
 
 from __future__ import annotations
@@ -36,7 +35,6 @@ def oracle(prepared, ws, workers: int = 1, scheduler: str | None = None, weights
         (tmp / "summary.json").write_text(json.dumps(summary, indent=1))
         api.copy_store(store, tmp / "store.sqlite")
         oracle_plots(bs.table(), result.delta, result.evaluated, tmp, title=prepared.name)
-    api.remove_store(store)
     return {**summary, "out": str(final)}
 
 
@@ -59,7 +57,6 @@ def campaign(prepared, ws, model: FaultModel, plan=None, workers: int = 1, sched
         api.write_trials(tmp / "campaign.csv", table)
         (tmp / "summary.json").write_text(json.dumps(summary, indent=1))
         api.copy_store(store, tmp / "store.sqlite")
-    api.remove_store(store)
     return {**summary, "out": str(final)}
 
 
