@@ -13,7 +13,7 @@ itself escaped (``_x5f_``), so every ``_x`` in a result starts an escape and :fu
 A result that would start with a character not allowed first (a digit, a dot) or that is a reserved word (language
 keywords, codesign's own primitives ``tmr_ff``/``tmr_vote``, hls4ml's ``myproject``) has its first character
 escaped; the empty name is ``_x_``. Every output that holds mangled names also records the user's names
-(``rtl.json`` ``layers``, the HLS project's ``.codesign-hls.json``).
+(the RTL summary's ``layers``, the HLS project's ``.codesign-hls.json``).
 """
 
 from __future__ import annotations

@@ -54,3 +54,27 @@ def _randomize(model, seed):
                                rng.normal(0, 0.3, m.shape), rng.uniform(0.5, 2, v.shape)])
         else:
             layer.set_weights([rng.normal(0, 0.5, w.shape).astype(np.float32) for w in ws])
+
+
+HOSTILE_LAYER_NAMES = ("a-b", "1abc", "a/b", "x.y", "module", "myproject")
+
+
+def hostile_mlp(seed=0):
+    """An MLP whose layer names Keras accepts but C++, Verilog or a path would not (issue #20)."""
+    import tensorflow as tf
+    from qkeras import QActivation, QDense, quantized_bits, quantized_relu
+
+    tf.keras.utils.set_random_seed(seed)
+    q = lambda: quantized_bits(5, 1, alpha=1)  # noqa: E731
+    n = HOSTILE_LAYER_NAMES
+    inp = tf.keras.Input((5,), name="1in")
+    x = QDense(6, kernel_quantizer=q(), bias_quantizer=q(), name=n[0])(inp)
+    x = QActivation(quantized_relu(6, 2), name=n[1])(x)
+    x = QDense(5, kernel_quantizer=q(), bias_quantizer=q(), name=n[2])(x)
+    x = QActivation(quantized_relu(6, 2), name=n[3])(x)
+    x = QDense(4, kernel_quantizer=q(), bias_quantizer=q(), name=n[4])(x)
+    x = QActivation(quantized_relu(6, 2), name=n[5])(x)
+    x = QDense(3, kernel_quantizer=q(), bias_quantizer=q(), name="d_out")(x)
+    model = tf.keras.Model(inp, x, name="hostile")
+    _randomize(model, seed)
+    return model

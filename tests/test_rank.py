@@ -32,7 +32,7 @@ def mlp_design(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def loss(mlp_design):
-    return mlp_design[0].rank_context(rows=300).loss()
+    return mlp_design[0].rank_context(rows=300).loss
 
 
 # --- second-order information ---------------------------------------------------------------------------------------
@@ -338,7 +338,7 @@ def test_rank_evaluate_inject_cli(mlp_design, tmp_path):
     with open(out / "net" / "rank" / "hessian" / "rank.csv") as f:
         rows = list(csv.DictReader(f))
     assert list(rows[0])[:2] == ["position", "bit"]
-    assert sorted(int(r["bit"]) for r in rows) == list(range(len(rows))) and len(rows) == d.qnet().bitspace.size
+    assert sorted(int(r["bit"]) for r in rows) == list(range(len(rows))) and len(rows) == d.qnet.bitspace.size
     assert run("oracle", design, "--out", out).returncode == 0
     proc = run("evaluate", design, "--out", out, "--rankers", "random,msb,priorifi,bitwise,binfi")
     assert proc.returncode == 0, proc.stderr

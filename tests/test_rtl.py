@@ -58,7 +58,7 @@ def test_generated_verilog_is_clean_and_parses(make, tmp_path):
     datapaths = []
     for plan in (None, _plan(q, prot)):
         out = tmp_path / ("tmr" if plan else "plain")
-        summary = write_rtl(q, out, plan)
+        summary = write_rtl(q, out, plan).summary
         sources = [str(out / s) for s in summary["sources"]]
         r = subprocess.run(["iverilog", "-Wall", "-g2001", "-o", str(tmp_path / "a.vvp"), *sources],
                            capture_output=True, text=True)
@@ -75,7 +75,7 @@ def test_generated_verilog_is_clean_and_parses(make, tmp_path):
 
 def test_neurons_of_equal_structure_share_one_module(tmp_path):
     q = conv_net(0)  # conv 5x6x2 -> 3x6x3, kernel 3x2, strides 2x1, pads (1,1,0,1); dense 54 -> 5; dense 5 -> 4
-    summary = write_rtl(q, tmp_path / "rtl")
+    summary = write_rtl(q, tmp_path / "rtl").summary
     units = summary["datapath"]["units"]
     top = summary["top"]
     # conv: the window clipped by the top pad, the right pad, both, or neither: 4 shapes for 54 neurons
@@ -100,7 +100,7 @@ def test_thresholds_by_binary_search_and_unsorted_rows(tmp_path):
     th = Threshold("thr", F(5, 3, False, "TRN", "SAT"), (4,), thresholds=thr,
                    direction=np.array([1, -1, 1, -1]), bn="bn")
     q = QNet("thr_net", (4,), x_t, [th])
-    summary = write_rtl(q, tmp_path / "rtl")
+    summary = write_rtl(q, tmp_path / "rtl").summary
     text = (tmp_path / "rtl" / summary["datapath"]["file"]).read_text()
     assert text.count("case (") == 3 * 3  # 3 sorted rows, 4 count bits: 3 levels select a constant
     codes = np.concatenate([random_inputs(q, 300, 1), np.arange(x_t.min_code, x_t.max_code + 1)[:, None]
@@ -171,7 +171,7 @@ def test_identifiers_are_sanitized_and_distinct(tmp_path):
     q = QNet("my design", q.input_shape, q.input_type,
              [_rename(q.layers[0], "a-b"), q.layers[1], q.layers[2], _rename(q.layers[3], "a_b")])
     assert layer_idents(q)[0] == "a_b" and layer_idents(q)[3] not in layer_idents(q)[:3]
-    summary = write_rtl(q, tmp_path / "rtl")
+    summary = write_rtl(q, tmp_path / "rtl").summary
     assert summary["top"] == "my_design"
     names = {r for r, _ in weight_flops(tmp_path / "rtl" / "my_design.v")}
     assert "w_a_b_kernel_0" in names and f"w_{layer_idents(q)[3]}_bias_2" in names

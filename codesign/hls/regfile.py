@@ -435,10 +435,9 @@ inline void codesign_ensure_loaded() {
 """
 
 
-def _bridge_api(model, spec: RegfileSpec) -> str:
+def _bridge_dispatch(spec: RegfileSpec) -> tuple[list[str], list[str]]:
+    """The bodies of ``codesign_flip_one`` and ``codesign_peek_one``: an address range per register block."""
     lay = spec.layout
-    name = model.config.get_project_name()
-    inp, out = model.get_input_variables()[0], model.get_output_variables()[0]
     flips, peeks = [], []
     for k, (block, var) in enumerate(spec.arrays):
         arrs = _storage_names(block, var, lay.block_protected(block))
@@ -457,6 +456,13 @@ def _bridge_api(model, spec: RegfileSpec) -> str:
     if spec.arrays:
         flips.append("    }")
         peeks.append("    }")
+    return flips, peeks
+
+
+def _bridge_api(model, spec: RegfileSpec) -> str:
+    name = model.config.get_project_name()
+    inp, out = model.get_input_variables()[0], model.get_output_variables()[0]
+    flips, peeks = _bridge_dispatch(spec)
     return f"""
 // ---- codesign C-simulation API (ctypes): fault injection without recompiling ----
 // Upsets flip register bits in place (they are not writes); restoring rewrites words through the load port.
