@@ -168,11 +168,16 @@ class Workspace:
     def __init__(self, out: str | Path, design: str):
         self.out = Path(out)
         self.design = design
-        if self.out.exists() and not self.out.is_dir():
-            raise CodesignError(f"output directory {self.out} exists and is not a directory")
         self.root = self.out / path_component(design)
-        base = self.out.resolve()
-        if self.root.resolve().parent != base:  # cannot happen with path_component; a guard for the future
+        try:
+            is_file = self.out.exists() and not self.out.is_dir()
+            inside = self.root.resolve().parent == self.out.resolve()
+            self.root.exists()  # a path the system refuses (too long, a file on the way) fails here, not mid-run
+        except OSError as exc:
+            raise CodesignError(f"cannot use output directory {self.out}: {exc.strerror or exc}") from None
+        if is_file:
+            raise CodesignError(f"output directory {self.out} exists and is not a directory")
+        if not inside:  # cannot happen with path_component; a guard for the future
             raise CodesignError(f"design directory {self.root} is not inside {self.out}")
 
     def path(self, *parts: str) -> Path:

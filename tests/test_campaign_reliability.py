@@ -273,9 +273,13 @@ def test_dask_cluster_equals_one_worker(campaigns, reference_tables, tmp_path):
     ev, spaces = campaigns
     with LocalCluster(n_workers=2, processes=True, threads_per_worker=1, host="127.0.0.1",
                       dashboard_address=None) as cluster:
-        for kind, space in spaces.items():
-            assert_same_table(run_table(ev, space, tmp_path / f"{kind}.sqlite", scheduler=cluster.scheduler_address,
-                                        chunk=64), reference_tables[kind])
+        client = runner.connect(cluster.scheduler_address)
+        try:
+            for kind, space in spaces.items():
+                assert_same_table(run_table(ev, space, tmp_path / f"{kind}.sqlite", client=client, chunk=64),
+                                  reference_tables[kind])
+        finally:
+            client.close()
 
 
 # --- CLI user errors -------------------------------------------------------------------------------------------------

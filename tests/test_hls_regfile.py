@@ -6,7 +6,6 @@ Every C-sim here is built once per model (g++ through hls4ml's build_lib.sh) and
 import re
 import shutil
 import subprocess
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np

@@ -49,7 +49,8 @@ def main(argv=None) -> int:
     try:
         return args.func(args)
     except CodesignError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        # one line, whatever a library put into the message (YAML and OS errors carry newlines)
+        print("error: " + " ".join(str(exc).split()), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)

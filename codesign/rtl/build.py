@@ -32,6 +32,11 @@ class RtlBuild:
                                 f"{SUMMARY} with a datapath); generate it again") from None
         return cls(directory, summary)
 
+    @classmethod
+    def of(cls, build) -> "RtlBuild":
+        """``build`` itself, or the build read from a directory."""
+        return build if isinstance(build, cls) else cls.read(build)
+
     @staticmethod
     def exists(directory) -> bool:
         return (Path(directory) / SUMMARY).is_file()

@@ -57,7 +57,8 @@ GROUP_WORDS = 50  # weight words per induction (one SAT problem each: small ones
 MAX_GROUPS = 100  # ... unless that makes more groups than this (each group's cone selection scans the design)
 
 
-def _design(build: RtlBuild) -> dict:
+def _design(build) -> dict:
+    build = RtlBuild.of(build)
     dp = build.datapath
     try:
         dp_text = (build.dir / dp["file"]).read_text()
@@ -209,10 +210,10 @@ def _groups(n_words: int) -> list[list[str]]:
             for g in range(0, tens, per)]
 
 
-def equivalence(gold: RtlBuild, gate: RtlBuild, timeout: float = 1800.0) -> dict:
-    """Prove with Yosys that the design in ``gate_dir`` (e.g. a TMR plan) behaves like the one in ``gold_dir`` (the
-    unprotected design) when nothing is upset. Returns ``{"equivalent", "method", "proven", "unproven", "seconds",
-    "datapath_identical"}`` (``proven``/``unproven``: counts of ``$equiv`` cells of the top proof, or of the word
+def equivalence(gold, gate, timeout: float = 1800.0) -> dict:
+    """Prove with Yosys that the design ``gate`` (e.g. a TMR plan) behaves like ``gold`` (the unprotected design;
+    each an :class:`RtlBuild` or its directory) when nothing is upset. Returns ``{"equivalent", "method", "proven",
+    "unproven", "seconds", "datapath_identical"}`` (``proven``/``unproven``: counts of ``$equiv`` cells of the top proof, or of the word
     kinds when one of those fails; ``equivalent`` is True only when proven), plus ``word_kinds`` and
     ``word_kind_cells_proven`` when split words were compared."""
     gold, gate = _design(gold), _design(gate)

@@ -86,7 +86,7 @@ def site_map(build, qnet, plan_bits=None) -> dict[tuple[str, int], tuple[int, in
 
     from codesign.rtl.build import RtlBuild
 
-    build = build if isinstance(build, RtlBuild) else RtlBuild.read(build)
+    build = RtlBuild.of(build)
     rtl_dir = build.dir
     flops = weight_flops(build.top_file)
     expected = flop_map(words(qnet, plan_bits))

@@ -251,7 +251,7 @@ def yosys_stats(build, xilinx: bool = False, cmos: bool = False, ltp: bool = Fal
     DSP48E1), ``"cmos_transistors"`` and ``"logic_depth"`` when asked, and ``"parts"``: the same numbers for
     ``"datapath"`` (cached across protection plans unless ``cache=False``; ``"cached"`` says whether it was) and
     ``"registers"`` (see the module docstring)."""
-    build = build if isinstance(build, RtlBuild) else RtlBuild.read(build)
+    build = RtlBuild.of(build)
     rtl_dir, dpinfo, top = build.dir, build.datapath, build.top
     try:
         dp_text = (rtl_dir / dpinfo["file"]).read_text()
