@@ -98,11 +98,15 @@ class RtlSim:
         self.stall_timeout = float(stall_timeout)
         self.words = words(qnet, self.bits)
         self.rtl_dir = self.workdir / "rtl"
-        self.build = self._generate()
-        self.summary = self.build.summary
-        self.top = self.build.top
         self.build_dir = self.workdir / "build"
-        self._build()
+        try:
+            self.build = self._generate()
+            self.summary = self.build.summary
+            self.top = self.build.top
+            self._build()
+        except BaseException:  # a design that does not compile leaves no temporary directory behind
+            self.close()
+            raise
 
     def _generate(self):
         """Generate the RTL, or reuse a workdir's RTL of the same design and plan (then the build is reused too; RTL
