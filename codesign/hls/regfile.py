@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from codesign.errors import CodesignError
+from codesign.names import unmangle
 from codesign.hls.layout import RegfileLayout
 from codesign.hls.extension import TEMPLATES
 from codesign.ir.from_keras import check_keras, onchip_part, quiet_stdout, strip_fkeras, to_hls4ml
@@ -627,6 +628,8 @@ def _summary(graph, out: Path, backend: str) -> dict:
     name = graph.config.get_project_name()
     return {
         "project_dir": str(out), "project_name": name, "backend": backend, "model": lay.qnet.name,
+        # C++ layer names that differ from the user's Keras names (codesign.names.cpp_ident), and the user's
+        "layer_names": {l.name: unmangle(l.name) for l in lay.qnet.layers if unmangle(l.name) != l.name},
         "design_hash": lay.qnet.fingerprint(), "hls4ml_version": hls4ml.__version__,
         "load_interface": {
             "ports": {"load_addr": f"ap_uint<{lay.addr_width}>", "load_data": f"ap_uint<{lay.data_width}>",

@@ -42,6 +42,7 @@ import numpy as np
 
 from codesign.errors import CodesignError
 from codesign.protect.plan import bits_sha256
+from codesign.names import unmangle
 from codesign.rtl.build import RtlBuild
 from codesign.rtl.emit.datapath import Datapath
 from codesign.rtl.emit.layout import Layout
@@ -197,6 +198,7 @@ def summarize(qnet, gen: _Gen, bits: np.ndarray, dp_sha256: str) -> dict:
                   "b<i> (unprotected bits) and tmr_ff instances r0/r1/r2 (TMR replicas of the word's protected bits "
                   "in ascending order, flop .q) voted by one tmr_vote: sites <word>_tmr.b<i>, <word>_tmr.r<r>.q",
         "word_modules": list(gen.word_modules),
-        "layers": [{"name": layer.name, "ident": ident, "kind": layer.kind}
+        # name: the QNet's (C++-safe) layer name; user_name: the Keras model's, as the user wrote it
+        "layers": [{"name": layer.name, "user_name": unmangle(layer.name), "ident": ident, "kind": layer.kind}
                    for layer, ident in zip(qnet.layers, layer_idents(qnet))],
     }
