@@ -115,6 +115,9 @@ def check_run(run: dict) -> list[str]:
             failures.append(f"{design}: limit {key} = {bound!r} is not a number: not checked")
     if not points:
         failures.append(f"{design}: design_points.csv has no design points")
+    target = (meta or {}).get("target")
+    if target and not (meta or {}).get("smallest_point_meeting_target"):
+        failures.append(f"{design}: no design point meets dse.target (multi-bit ΔC <= {target.get('bound'):.6g})")
     for p in points:
         for why in point_failures(p, limits, run["columns"]).values():
             failures.append(f"{p.get('design') or design} {point_name(p)}: {why}")

@@ -22,13 +22,13 @@ COLUMNS = ["design", "ranker", "budget", "protected_bits", "area_cells", "luts",
            "cost_fault_free", "multibit_mean_delta_cost", "errors_prevented_pct", "equivalence", "masking_verified",
            "multibit_error_rate", "single_bit_expected_delta_cost", "single_bit_sum_delta_cost", "cmos_transistors",
            "logic_depth", "area_overhead_pct", "multibit_flips", "multibit_trials", "metric", "point", "mitigation",
-           "variant", "clip_thresholds", "saf_function", "ber_mean_expected_cost"]
+           "variant", "clip_thresholds", "saf_function", "ber_mean_expected_cost", "target_met"]
 BER_COLUMNS = ["design", "point", "mitigation", "protected_bits", "area_cells", "ber", "trials", "mean_flips_drawn",
                "expected_cost", "mean_delta_cost", "error_rate"]
 
 TEXT_COLUMNS = ("design", "ranker", "budget", "metric", "point", "mitigation", "variant", "clip_thresholds",
                 "saf_function")
-BOOL_COLUMNS = ("equivalence", "masking_verified")
+BOOL_COLUMNS = ("equivalence", "masking_verified", "target_met")
 REQUIRED_COLUMNS = ("design", "ranker", "budget", "equivalence", "masking_verified")
 X_AREA, Y_DELTA = "area_cells", "multibit_mean_delta_cost"
 

@@ -199,3 +199,59 @@ def test_example_sweep_script(dse_run):
     assert "chosen: ref-none" in proc.stdout
     proc = run(-1)
     assert proc.returncode == 1 and "no design point" in proc.stdout
+
+
+TARGET_DSE = """\
+dse:
+  rankers: [bitwise]
+  budgets: []
+  multibit: {flips: 6, trials: 40}
+  masking_rows: 2
+  masking_group: 4
+  unprotected_samples: 4
+  yosys: {xilinx: false, cmos: false}
+  target: {relative: 0.2}
+"""
+
+
+def test_cheapest_design_meeting_a_target(files, tmp_path):  # noqa: F811
+    """dse.target: the bisection's point is the smallest protection of the ranker's order whose multi-bit campaign
+    meets the bound (its probe one bit fewer does not), it is measured like every point, the report and dse.json
+    name the cheapest point meeting it, and `codesign check` fails when none does."""
+    path = design_file(tmp_path, files, TARGET_DSE, name="tgt")
+    out = tmp_path / "out"
+    proc = cli("run", path, "--out", out, "--workers", "1", cwd=tmp_path, cache=tmp_path / "cache")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    dse = out / "tgt" / "dse"
+    pts = read_points(dse / "design_points.csv")
+    meta = json.loads((dse / "dse.json").read_text())
+    target = meta["target"]
+    none = float(pts["ref-none"]["multibit_mean_delta_cost"])
+    assert none > 0 and target["bound"] == pytest.approx(0.2 * none)
+    point = pts["bitwise-target"]
+    k = int(point["protected_bits"])
+    assert k == target["bits"] and 0 < k < int(pts["ref-full"]["protected_bits"])
+    probes = {p["bits"]: p["multibit_mean_delta_cost"] for p in target["probes"]}
+    assert probes[k] <= target["bound"] < probes[k - 1]  # minimal along the order
+    assert float(point["multibit_mean_delta_cost"]) == pytest.approx(probes[k])  # the point is the probe, measured
+    assert point["target_met"] == "true" and pts["ref-none"]["target_met"] == "false"
+    assert pts["ref-full"]["target_met"] == "true"
+    assert point["equivalence"] == "true" and point["masking_verified"] == "true"
+    best = meta["smallest_point_meeting_target"]
+    met = [p for p in pts.values() if p["target_met"] == "true"]
+    assert best["area_cells"] == min(int(p["area_cells"]) for p in met)
+    assert "Cheapest design meeting the target" in (dse / "report.html").read_text()
+    assert cli("check", out, cwd=tmp_path, cache=tmp_path / "cache").returncode == 0
+    meta["smallest_point_meeting_target"] = None  # as a run whose points all miss the target would record it
+    (dse / "dse.json").write_text(json.dumps(meta))
+    proc = cli("check", out, cwd=tmp_path, cache=tmp_path / "cache")
+    assert proc.returncode == 1 and "no design point meets dse.target" in proc.stdout
+
+
+@pytest.mark.parametrize("target, fragment", [("{relative: 2}", "dse.target.relative"),
+                                              ("{max_multibit_delta_cost: -1}", "max_multibit_delta_cost"),
+                                              ("{cheap: yes}", "dse.target must be")])
+def test_bad_targets(files, tmp_path, target, fragment):  # noqa: F811
+    path = design_file(tmp_path, files, TARGET_DSE.replace("{relative: 0.2}", target), name="bad")
+    assert_user_error(cli("run", path, "--out", tmp_path / "o", cwd=tmp_path, cache=tmp_path / "cache"), fragment)
+    assert not (tmp_path / "o").exists()

@@ -50,6 +50,8 @@ def points_of(spec) -> list[Point]:
         for text, b in spec.budgets:
             if b.kind not in ORACLE_BUDGETS:
                 pts.append(Point(r, text, b))
+    if spec.target_bits is not None:
+        pts.append(Point(spec.rankers[0], "target", Budget("bits", spec.target_bits)))
     for v in [f"clip-{c}" for c in spec.clips] + [f"saf-{s.label}" for s in spec.safs]:
         pts.append(Point("-", "none", Budget("none"), v))
         for text, b in spec.combine:

@@ -62,12 +62,22 @@ def rows(prepared, spec, results: dict, plans: dict, oracle, costs: dict) -> lis
             "mitigation": p.mitigation, "variant": p.variant, "saf_function": res.saf_function,
             "clip_thresholds": ";".join(f"{k}={v:g}" for k, v in res.clip_thresholds.items()),
             "ber_mean_expected_cost": float(np.mean([b["expected_cost"] for b in res.ber])) if res.ber else None,
+            "target_met": None if spec.target_bound is None else mb["mean_delta_cost"] <= spec.target_bound,
             "_ber": res.ber,
         })
     return out
 
 
-def summary(prepared, spec, rows_: list[dict], timings: dict) -> dict:
+def _meeting_target(rows_: list[dict], target: dict | None) -> dict | None:
+    """The smallest (fewest Yosys cells) point that meets ``dse.target``, whichever way it protects."""
+    if target is None:
+        return None
+    best = min((r for r in rows_ if r["target_met"]), key=lambda r: r["area_cells"], default=None)
+    return None if best is None else {k: best[k] for k in ("point", "area_cells", "area_overhead_pct",
+                                                           "multibit_mean_delta_cost", "protected_bits")}
+
+
+def summary(prepared, spec, rows_: list[dict], timings: dict, search: dict | None = None) -> dict:
     none = next(r for r in rows_ if r["point"] == "ref-none")
     target = 0.01 * none["multibit_mean_delta_cost"]
     under = [r for r in rows_ if r["multibit_mean_delta_cost"] <= target and r["point"] != "ref-full"
@@ -80,6 +90,7 @@ def summary(prepared, spec, rows_: list[dict], timings: dict) -> dict:
         "smallest_point_under_1pct_residual": None if best is None else {
             "point": best["point"], "area_cells": best["area_cells"], "area_overhead_pct": best["area_overhead_pct"],
             "multibit_mean_delta_cost": best["multibit_mean_delta_cost"], "target": target},
+        "target": search, "smallest_point_meeting_target": _meeting_target(rows_, search),
         **{f"{b}_errors_prevented_pct": by_id[f"oracle-{b}"]["errors_prevented_pct"]
            for b in ("sensitive", "observable") if f"oracle-{b}" in by_id},
     }

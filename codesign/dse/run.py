@@ -1,9 +1,11 @@
 """Design-space exploration of selective TMR on one design, as named, timed steps::
 
-    oracle -> orders -> variants -> references -> points -> rows -> report
+    oracle -> orders -> target -> variants -> references -> points -> rows -> report
 
 - ``oracle``: the single-bit oracle (reused when ``<out>/<design>/oracle`` holds one of this network);
 - ``orders``: each ranker's order of the bits (what budgets take their top bits from);
+- ``target``: with ``dse.target``, the smallest protection of the first ranker that meets it (a bisection of
+  multi-bit campaigns, :mod:`codesign.dse.target`), measured as the point ``<ranker>-target``;
 - ``variants``: the mitigated networks (``dse.clip``, ``dse.saf``) next to the design's own;
 - ``references``: the unprotected RTL of every network (the equivalence proofs' gold) and the ``none``/``full``
   points; ``points``: every other plan. Each point gets its RTL, Yosys area, equivalence proof and RTL masking run
@@ -44,6 +46,7 @@ class DseRun:
     timings: dict = field(default_factory=dict)
     oracle: object = None
     orders: dict = field(default_factory=dict)
+    target: dict | None = None  # the search's result (dse.target)
     nets: dict = field(default_factory=dict)  # variant ('' = the design's own) -> QNet
     runner: PointRunner | None = None
     rows: list = field(default_factory=list)
@@ -71,7 +74,7 @@ def step_orders(run: DseRun) -> None:
     needed = set()
     if any(b.kind in ("fraction", "bits", "area") for _, b in spec.budgets):
         needed |= set(spec.rankers)
-    if spec.combine:
+    if spec.combine or spec.target is not None:
         needed.add(spec.rankers[0])
     ctx = run.prepared.rank_context() if needed else None
     for r in spec.rankers:
@@ -79,6 +82,13 @@ def step_orders(run: DseRun) -> None:
             t0 = time.perf_counter()
             run.orders[r] = order(r, ctx, run.oracle)
             log.info("ranking %s: %.1f s", r, time.perf_counter() - t0)
+
+
+def step_target(run: DseRun) -> None:
+    if run.spec.target is not None:
+        from codesign.dse.target import search
+
+        run.target = search(run)
 
 
 def step_variants(run: DseRun) -> None:
@@ -128,7 +138,7 @@ def step_points(run: DseRun) -> None:
 def step_rows(run: DseRun) -> None:
     results = run.runner.in_order(points_of(run.spec))
     run.rows = table.rows(run.prepared, run.spec, results, run.runner.plans, run.oracle, run.runner.costs)
-    run.summary = table.summary(run.prepared, run.spec, run.rows, run.timings)
+    run.summary = table.summary(run.prepared, run.spec, run.rows, run.timings, run.target)
 
 
 def step_report(run: DseRun) -> None:
@@ -150,5 +160,5 @@ def run_dse(prepared, ws, workers: int = 2, progress=print) -> dict:
     return {**run.summary, "rows": run.rows, "dir": str(ws.stage("dse"))}
 
 
-STEPS = {"oracle": step_oracle, "orders": step_orders, "variants": step_variants, "references": step_references,
-         "points": step_points, "rows": step_rows, "report": step_report}
+STEPS = {"oracle": step_oracle, "orders": step_orders, "target": step_target, "variants": step_variants,
+         "references": step_references, "points": step_points, "rows": step_rows, "report": step_report}

@@ -175,6 +175,22 @@ def _figure(path: Path) -> str:
             f"<figcaption>{_e(caption)}</figcaption></figure>")
 
 
+def _target(meta: dict) -> str:
+    """The answer to ``dse.target`` first: the cheapest point that meets it, or that none does."""
+    target = meta.get("target")
+    if not target:
+        return ""
+    best = meta.get("smallest_point_meeting_target")
+    if not best:
+        return (f'<div class="verdict fail"><b>Target</b> multi-bit ΔC ≤ {target["bound"]:.4g}: no design point '
+                "meets it.</div>\n")
+    overhead = best.get("area_overhead_pct")
+    return (f'<div class="verdict pass"><b>Cheapest design meeting the target</b> (multi-bit ΔC ≤ '
+            f'{target["bound"]:.4g}): <b>{_e(best["point"])}</b> — {best["protected_bits"]} bits protected, '
+            f'{best["area_cells"]} cells' + ("" if overhead is None else f" ({overhead:.1f} % of full TMR's extra "
+                                             "cells)") + f', ΔC {best["multibit_mean_delta_cost"]:.4g}.</div>\n')
+
+
 def render(run: dict, plots: list[Path]) -> str:
     """The report page of one dse directory (as read by :func:`codesign.check.read_run`)."""
     meta = run["meta"] or {}
@@ -205,6 +221,7 @@ def render(run: dict, plots: list[Path]) -> str:
         settings_html += "\n<h3>Run summary (dse.json)</h3>\n" + _kv_table(extra)
     refs = {reference(p): label(p) for p in points if reference(p)}
     title = f"codesign design space: {design}"
+    target_html = _target(meta)
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -217,7 +234,7 @@ def render(run: dict, plots: list[Path]) -> str:
 <h1>{_e(title)}</h1>
 <p class="sub">metric <b>{_e(metric or "?")}</b> · {len(points)} design points
 ({_e(", ".join(refs) or "no references")} included) · {len(front)} Pareto-optimal in area and ΔC</p>
-{verdict}
+{target_html}{verdict}
 <h2>How to read this report</h2>
 {_how_to_read(metric)}
 <h2>Settings</h2>

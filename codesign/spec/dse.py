@@ -14,6 +14,7 @@
       saf: [tanh, hardtanh, {function: tanh, level: 0.5, train: {epochs: 10}}]   # weight-table points
       combine: [0.2, full]                # ... each also with TMR from the first ranker at these budgets
       ber: {rates: [1e-5, 1e-4, 1e-3], trials: 50}   # bit-error-rate sweep of every point (ber_sweep.csv)
+      target: {max_multibit_delta_cost: 0.001}   # or {relative: 0.01}: the cheapest protection that meets it
     limits:                               # what `codesign check` enforces (any subset)
       max_multibit_delta_cost: 0.01
       max_area_cells: 2000000
@@ -33,7 +34,8 @@ from codesign.protect.budget import Budget, parse_budget
 ORACLE_BUDGETS = ("sensitive", "observable")  # budgets that are sets read off the oracle, not a ranking's top
 FKERAS_FLIP_FRACTION = 960 / 12864  # FKeras §3.2.2: 960 flips in ECON-T's 12 864 weight bits
 DSE_KEYS = ("rankers", "budgets", "multibit", "masking_rows", "masking_group", "unprotected_samples", "yosys", "clip",
-            "saf", "combine", "ber")
+            "saf", "combine", "ber", "target")
+TARGET_KEYS = ("max_multibit_delta_cost", "relative")
 CLIP_METHODS = ("actmax", "clipact")
 
 
@@ -54,6 +56,9 @@ class DseSpec:
     combine: list = field(default_factory=list)  # (text, Budget) applied with every clipping variant
     ber_rates: list = field(default_factory=list)
     ber_trials: int = 0
+    target: dict | None = None  # {max_multibit_delta_cost: X} or {relative: R} (of the unprotected design's ΔC)
+    target_bits: int | None = None  # found by the search (codesign.dse.target), like flips: resolved at run time
+    target_bound: float | None = None
 
     def for_bits(self, bits: int, origin: str = "design") -> "DseSpec":
         """The settings for a network of ``bits`` BitSpace bits: the default flip count filled in, and the
@@ -90,7 +95,7 @@ class DseSpec:
                 "masking_group": self.masking_group,
                 "unprotected_samples": self.unprotected_samples, "yosys": {"xilinx": self.xilinx, "cmos": self.cmos},
                 "clip": self.clips, "saf": [s.label for s in self.safs], "combine": [t for t, _ in self.combine],
-                "ber": {"rates": self.ber_rates, "trials": self.ber_trials}}
+                "ber": {"rates": self.ber_rates, "trials": self.ber_trials}, "target": self.target}
 
 
 def budget_text(b: Budget) -> str:
@@ -177,6 +182,21 @@ def _ber(dse: dict, origin: str) -> tuple[list[float], int]:
     return sorted(float(r) for r in set(rates)), trials
 
 
+def _target(dse: dict, origin: str) -> dict | None:
+    """``target:`` one bound on the multi-bit ΔC: absolute, or relative to the unprotected design's."""
+    if dse.get("target") is None:
+        return None
+    t = dse["target"]
+    if not isinstance(t, dict) or len(t) != 1 or set(t) - set(TARGET_KEYS):
+        raise CodesignError(f"{origin}: dse.target must be {{max_multibit_delta_cost: X}} or {{relative: R}}")
+    (key, value), = t.items()
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0 or \
+            (key == "relative" and not 0 < value <= 1):
+        raise CodesignError(f"{origin}: dse.target.{key} must be a number "
+                            f"{'in (0, 1]' if key == 'relative' else '>= 0'}, got {value!r}")
+    return {key: float(value)}
+
+
 def parse_spec(raw: dict, origin: str = "design") -> DseSpec:
     """Validate ``raw['dse']`` and ``raw['limits']`` of a design file (what depends on the network's size is checked
     by :meth:`DseSpec.for_bits`)."""
@@ -200,4 +220,5 @@ def parse_spec(raw: dict, origin: str = "design") -> DseSpec:
                    _int(dse.get("unprotected_samples", 20), "unprotected_samples", 0, origin),
                    _flag(ys.get("xilinx", True), "yosys.xilinx", origin), _flag(ys.get("cmos", True), "yosys.cmos",
                                                                                 origin),
-                   check_limits(raw.get("limits") or {}, origin), clips, safs, combine, rates, ber_trials)
+                   check_limits(raw.get("limits") or {}, origin), clips, safs, combine, rates, ber_trials,
+                   _target(dse, origin))
