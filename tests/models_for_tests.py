@@ -56,7 +56,7 @@ def _randomize(model, seed):
             layer.set_weights([rng.normal(0, 0.5, w.shape).astype(np.float32) for w in ws])
 
 
-HOSTILE_LAYER_NAMES = ("a-b", "1abc", "a/b", "x.y", "module", "myproject")
+HOSTILE_LAYER_NAMES = ("a-b", "1abc", "a/b", "x\\", "module", "myproject")
 
 
 def hostile_mlp(seed=0):

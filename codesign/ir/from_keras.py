@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import logging
 import os
-import re
 import tempfile
 
 import numpy as np
@@ -21,7 +19,7 @@ import numpy as np
 from codesign.errors import CodesignError
 from codesign.ir.fixed import FixedType, quantize_float
 from codesign.ir.qnet import Activation, BatchNorm, Conv2D, Dense, QNet, Reshape
-from codesign.names import cpp_ident
+from codesign.ir.keras_names import cpp_names, renamed_json
 
 log = logging.getLogger(__name__)
 
@@ -51,19 +49,12 @@ def _activation_name(layer) -> str:
     return _quantizer_name(act) or "linear"
 
 
-# TensorFlow's own rule for node names (a layer name becomes one when the model runs); Keras does not check it.
-_TF_NODE_NAME = re.compile(r"[A-Za-z0-9.][A-Za-z0-9_.\-/>]*")
-
-
 def check_keras(model) -> None:
     """Refuse layers that cannot go on chip bit-exactly, naming the layer and its type."""
     prev = None
     for layer in model.layers:
         cls = type(layer).__name__
         name = layer.name
-        if not _TF_NODE_NAME.fullmatch(name):
-            raise CodesignError(f"layer name {name!r} is not a valid TensorFlow node name, so TensorFlow cannot run "
-                                "the model (QKeras is the reference); rename the layer")
         if cls in PASSIVE_LAYERS:
             pass
         elif cls in QUANTIZED_WEIGHT_LAYERS or cls in ("FQDense", "FQConv2D"):
@@ -194,25 +185,12 @@ class _CppNamed:
         return self._model.get_layer(self._back.get(name, name), index)
 
     def to_json(self, **kw) -> str:
-        arch = json.loads(self._model.to_json(**kw))
-        cfg, rename = arch["config"], self._rename
-        for layer in cfg["layers"]:
-            layer["config"]["name"] = rename[layer["config"]["name"]]
-            if "name" in layer:
-                layer["name"] = layer["config"]["name"]
-            for node in layer.get("inbound_nodes", []):
-                for ref in node:
-                    ref[0] = rename.get(ref[0], ref[0])
-        for key in ("input_layers", "output_layers"):
-            refs = cfg.get(key, [])
-            for ref in refs if refs and isinstance(refs[0], list) else [refs] if refs else []:
-                ref[0] = rename.get(ref[0], ref[0])
-        return json.dumps(arch)
+        return renamed_json(self._model, self._rename)
 
 
 def cpp_named(model):
     """The model as hls4ml should read it (itself when every layer name is already a C++ identifier)."""
-    rename = {layer.name: cpp_ident(layer.name) for layer in model.layers}
+    rename = cpp_names(model)
     return model if all(k == v for k, v in rename.items()) else _CppNamed(model, rename)
 
 
@@ -221,7 +199,8 @@ def _to_hls4ml(model, input_type, output_dir, backend, project_name):
 
     with quiet_stdout():
         cfg = hls4ml.utils.config_from_keras_model(model, granularity="name", backend=backend)
-    in_name = cpp_ident(model.layers[0].name)
+    names = cpp_names(model)
+    in_name = names[model.layers[0].name]
     cfg["LayerName"].setdefault(in_name, {}).setdefault("Precision", {})["result"] = str(input_type)
     for layer in model.layers:
         if type(layer).__name__ == "BatchNormalization":
@@ -230,7 +209,7 @@ def _to_hls4ml(model, input_type, output_dir, backend, project_name):
             eps = layer.epsilon
             scale = (gamma / np.sqrt(var + eps)).astype(np.float32)
             bias = (beta - mean * scale).astype(np.float32)
-            prec = cfg["LayerName"].setdefault(cpp_ident(layer.name), {}).setdefault("Precision", {})
+            prec = cfg["LayerName"].setdefault(names[layer.name], {}).setdefault("Precision", {})
             prec["scale"] = str(_bn_type(scale))
             prec["bias"] = str(_bn_type(bias))
     out = output_dir or tempfile.mkdtemp(prefix="codesign-hls4ml-")
@@ -261,7 +240,8 @@ def from_graph(graph, name: str, keras_model=None) -> QNet:
     input_type = input_shape = None
     use_bias = {}
     if keras_model is not None:
-        use_bias = {cpp_ident(l.name): l.get_config().get("use_bias", True) for l in keras_model.layers}
+        names = cpp_names(keras_model)
+        use_bias = {names[l.name]: l.get_config().get("use_bias", True) for l in keras_model.layers}
     for hl in graph.get_layers():
         cls = hl.class_name
         out_var = hl.get_output_variable()

@@ -44,8 +44,11 @@ def fold_batchnorm(layers: list, input_type: FixedType, keras_model) -> list:
 def _threshold_layer(bn: BatchNorm, act: Activation, in_type: FixedType, keras_model) -> Threshold:
     import tensorflow as tf
 
+    from codesign.ir.keras_names import cpp_names
+
+    by_ident = {ident: name for name, ident in cpp_names(keras_model).items()}  # QNet names are C++ identifiers
     try:
-        k_bn, k_act = keras_model.get_layer(bn.name), keras_model.get_layer(act.name)
+        k_bn, k_act = (keras_model.get_layer(by_ident.get(n, n)) for n in (bn.name, act.name))
     except ValueError:
         raise CodesignError(f"cannot find Keras layers {bn.name}/{act.name} to fold the batch-norm") from None
     sub = tf.keras.Model(k_bn.input, k_act.output)

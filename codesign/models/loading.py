@@ -165,7 +165,8 @@ def load_model(path: str | os.PathLike):
     import tensorflow as tf
 
     try:
-        return tf.keras.models.load_model(str(p), custom_objects=objects, compile=False)
+        model = tf.keras.models.load_model(str(p), custom_objects=objects, compile=False)
+        return _tf_runnable(model, p, is_h5, objects)
     except CodesignError:
         raise
     except Exception as exc:
@@ -176,6 +177,28 @@ def load_model(path: str | os.PathLike):
                 f"cannot read Keras model {p}: unknown layer class {match.group(1)} (not Keras, QKeras or FKeras)"
             ) from None
         raise CodesignError(f"cannot read Keras model {p}: {message}") from None
+
+
+def _tf_runnable(model, path: Path, is_h5: bool, objects: dict):
+    """The model, or (when TensorFlow cannot run a layer's name, e.g. ``x\\``) the model loaded again under
+    TensorFlow-safe names with the user's names attached (:mod:`codesign.ir.keras_names`)."""
+    import tempfile
+
+    import tensorflow as tf
+
+    from codesign.ir.keras_names import mark_user_names, renamed_h5, tf_safe_names
+
+    rename = tf_safe_names(model)
+    if not rename:
+        return model
+    if not is_h5:
+        name = next(iter(rename))
+        raise CodesignError(f"layer name {name!r} in {path} is not one TensorFlow can run; rename the layer (or save "
+                            "the model as .h5, which codesign renames for TensorFlow itself)")
+    with tempfile.TemporaryDirectory(prefix="codesign-model-") as tmp:
+        renamed_h5(path, Path(tmp) / "model.h5", rename)
+        copy = tf.keras.models.load_model(str(Path(tmp) / "model.h5"), custom_objects=objects, compile=False)
+    return mark_user_names(copy, rename)
 
 
 def save_model_atomic(model, path: str | os.PathLike) -> Path:
