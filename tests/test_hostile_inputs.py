@@ -17,7 +17,6 @@ LONG = "n" * 300  # longer than any file-name limit (255 bytes)
 @pytest.fixture(scope="module")
 def base(tmp_path_factory):
     """A tiny classifier, good data and one data file per way of being bad."""
-
     d = tmp_path_factory.mktemp("hostile")
     tiny_mlp(bn=False).save(d / "mlp.h5")
     m = hostile_mlp()
