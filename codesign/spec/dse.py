@@ -14,6 +14,7 @@
       saf: [tanh, hardtanh, {function: tanh, level: 0.5, train: {epochs: 10}}]   # weight-table points
       combine: [0.2, full]                # ... each also with TMR from the first ranker at these budgets
       ber: {rates: [1e-5, 1e-4, 1e-3], trials: 50}   # bit-error-rate sweep of every point (ber_sweep.csv)
+      simulator: verilator                # RTL simulator of the masking runs (default: rtl.simulator, else icarus)
     limits:                               # what `codesign check` enforces (any subset)
       max_multibit_delta_cost: 0.01
       max_area_cells: 2000000
@@ -33,7 +34,7 @@ from codesign.protect.budget import Budget, parse_budget
 ORACLE_BUDGETS = ("sensitive", "observable")  # budgets that are sets read off the oracle, not a ranking's top
 FKERAS_FLIP_FRACTION = 960 / 12864  # FKeras §3.2.2: 960 flips in ECON-T's 12 864 weight bits
 DSE_KEYS = ("rankers", "budgets", "multibit", "masking_rows", "masking_group", "unprotected_samples", "yosys", "clip",
-            "saf", "combine", "ber")
+            "saf", "combine", "ber", "simulator")
 CLIP_METHODS = ("actmax", "clipact")
 
 
@@ -54,6 +55,7 @@ class DseSpec:
     combine: list = field(default_factory=list)  # (text, Budget) applied with every clipping variant
     ber_rates: list = field(default_factory=list)
     ber_trials: int = 0
+    simulator: str | None = None  # RTL simulator of the masking runs (codesign.rtl.simulators); None: the default
 
     def for_bits(self, bits: int, origin: str = "design") -> "DseSpec":
         """The settings for a network of ``bits`` BitSpace bits: the default flip count filled in, and the
@@ -90,7 +92,7 @@ class DseSpec:
                 "masking_group": self.masking_group,
                 "unprotected_samples": self.unprotected_samples, "yosys": {"xilinx": self.xilinx, "cmos": self.cmos},
                 "clip": self.clips, "saf": [s.label for s in self.safs], "combine": [t for t, _ in self.combine],
-                "ber": {"rates": self.ber_rates, "trials": self.ber_trials}}
+                "ber": {"rates": self.ber_rates, "trials": self.ber_trials}, "simulator": self.simulator}
 
 
 def budget_text(b: Budget) -> str:
@@ -181,6 +183,7 @@ def parse_spec(raw: dict, origin: str = "design") -> DseSpec:
     """Validate ``raw['dse']`` and ``raw['limits']`` of a design file (what depends on the network's size is checked
     by :meth:`DseSpec.for_bits`)."""
     from codesign.points import check_limits
+    from codesign.rtl.simulators import check_name
 
     dse = raw.get("dse") or {}
     if not isinstance(dse, dict):
@@ -200,4 +203,5 @@ def parse_spec(raw: dict, origin: str = "design") -> DseSpec:
                    _int(dse.get("unprotected_samples", 20), "unprotected_samples", 0, origin),
                    _flag(ys.get("xilinx", True), "yosys.xilinx", origin), _flag(ys.get("cmos", True), "yosys.cmos",
                                                                                 origin),
-                   check_limits(raw.get("limits") or {}, origin), clips, safs, combine, rates, ber_trials)
+                   check_limits(raw.get("limits") or {}, origin), clips, safs, combine, rates, ber_trials,
+                   simulator=check_name(dse.get("simulator"), f"{origin}: dse.simulator"))
