@@ -40,10 +40,14 @@ def check_icarus() -> None:
     check_bench()
 
 
+PORTS = ("clk", "rst", "load_we", "load_addr", "load_data", "in_valid", "in_data", "out_valid", "out_data", "tmr_err")
+
+
 def writable_registers(top: str) -> list[tuple[str, str]]:
-    """(module, signal) globs of every weight flop the bench deposits into (see :mod:`codesign.rtl.names`): the
-    top's ``w_*`` registers, the 1-bit ``b<i>`` of split words and the TMR replicas' ``q``."""
-    return [(top, "w_*"), (f"{top}_tmrword_*", "b*"), ("tmr_ff", "q")]
+    """(module, signal) globs of what the bench reads and writes: the top's ports, every weight flop it deposits
+    into (see :mod:`codesign.rtl.names`): the top's ``w_*`` registers, the 1-bit ``b<i>`` of split words and the TMR
+    replicas' ``q``. Verilator makes only these visible (everything else stays free to optimise)."""
+    return [(top, p) for p in PORTS] + [(top, "w_*"), (f"{top}_tmrword_*", "b*"), ("tmr_ff", "q")]
 
 
 def pack_inputs(codes: np.ndarray, width: int) -> list[str]:
