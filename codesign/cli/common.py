@@ -61,3 +61,23 @@ def check_campaign_options(args) -> None:
     from codesign.campaign.runner import check_options
 
     check_options(args.workers, args.scheduler)
+
+
+def simulator_option(s, what: str) -> None:
+    """``--simulator icarus|verilator`` (checked by argparse: a one-line error, exit 2)."""
+    from codesign.rtl.simulators import DEFAULT, names
+
+    s.add_argument("--simulator", choices=names(), metavar="|".join(names()),
+                   help=f"RTL simulator of {what} (default: the design's rtl.simulator, else {DEFAULT}; same "
+                        "outputs either way)")
+
+
+def rtl_options(args, spec, needed: bool = True) -> dict:
+    """The ``rtl`` level's options from ``--simulator`` and the design's ``rtl:``; the simulator is checked to be
+    installed (a one-line error before any work) when ``needed``."""
+    options = spec.rtl.options(getattr(args, "simulator", None))
+    if needed:
+        from codesign.rtl.simulators import get_simulator
+
+        get_simulator(options.get("simulator"))
+    return options

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from codesign.cli.common import load_plan, prepared, seed
+from codesign.cli.common import load_plan, prepared, rtl_options, seed, simulator_option
 from codesign.errors import CodesignError
 
 
@@ -18,6 +18,7 @@ def add(sub) -> None:
     s.add_argument("--protect", help="protection plan: protected bits are triplicated (one replica is hit)")
     s.add_argument("--replica", type=int, default=0, help="replica a protected bit's upset hits (default 0)")
     s.add_argument("--out", required=True, help="CSV file to write")
+    simulator_option(s, "--level rtl")
     s.set_defaults(func=run)
 
 
@@ -33,6 +34,7 @@ def run(args) -> int:
     if args.replica not in (0, 1, 2):
         raise CodesignError("--replica must be 0, 1 or 2")
     p = prepared(args)
+    options = rtl_options(args, p.spec, needed=args.level == "rtl")
     qnet = p.qnet
     plan = load_plan(args.protect, qnet)
     if args.bits is not None:
@@ -40,7 +42,7 @@ def run(args) -> int:
     else:
         faults = inject.sample_faults(qnet.bitspace.size, args.sample, args.flips, seed(args.seed, p.seed))
     s = inject.inject(p.name, p.evaluator(), args.level, faults, args.out, keras_model=p.model.onchip, plan=plan,
-                      replica=args.replica)
+                      replica=args.replica, target_options=options if args.level == "rtl" else None)
     print(f"{s['design']}: {s['faults']} faults at level {s['level']} on {s['rows']} rows; "
           f"{s['sensitive']} with ΔC > 0, mean ΔC {s['mean_delta_cost']:.6g}")
     print(f"  written to {s['out']}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from codesign.cli.common import prepared, workspace
+from codesign.cli.common import prepared, simulator_option, workspace
 from codesign.errors import CodesignError
 
 
@@ -15,6 +15,7 @@ def add(sub) -> None:
     s.add_argument("--workers", type=int, default=2, help="processes for the campaigns (default 2)")
     s.add_argument("--until", choices=("verify", "dse"), default="dse",
                    help="stop after the fidelity check (verify) or run the design-space exploration (dse, default)")
+    simulator_option(s, "the masking runs (overrides dse.simulator)")
     s.set_defaults(func=run)
 
 
@@ -23,9 +24,13 @@ def run(args) -> int:
 
     if args.workers < 1:
         raise CodesignError("--workers must be >= 1")
-    p = prepared(args)
+    p = prepared(args, {"dse.simulator": args.simulator})
     ws = workspace(args, p)
     dse = p.dse() if args.until == "dse" else None  # every setting is checked before anything is written
+    if dse is not None and dse.simulator:
+        from codesign.rtl.simulators import get_simulator
+
+        get_simulator(dse.simulator)  # installed? (one line now, not after the oracle)
     p.data  # noqa: B018  (the data are checked too)
     with ws.lock():
         s = fidelity.run(p, ws)

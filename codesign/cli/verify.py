@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from codesign.cli.common import model_or_design
+from codesign.cli.common import model_or_design, rtl_options, simulator_option
 from codesign.errors import CodesignError
 
 
@@ -17,6 +17,7 @@ def add(sub) -> None:
     s.add_argument("--levels", default="qkeras,sim", help="comma list of qkeras,sim,hls,hls4ml,rtl (default qkeras,sim)")
     s.add_argument("--n", type=int, help="use the first N inputs")
     s.add_argument("--input-precision", help="input port type, e.g. 'ap_fixed<16,6,AP_RND_CONV,AP_SAT>'")
+    simulator_option(s, "level rtl")
     s.set_defaults(func=run)
 
 
@@ -53,8 +54,9 @@ def run(args) -> int:
         p = model_or_design(args)
     else:
         raise CodesignError("verify needs --design D.yaml or --model M.h5 --inputs X.npy")
+    options = rtl_options(args, p.spec, needed="rtl" in levels)
     if args.n is not None:
         x = x[: args.n]
-    result = verify(p.model.onchip, p.qnet, x, levels, base_qnet=p.base_qnet)
+    result = verify(p.model.onchip, p.qnet, x, levels, base_qnet=p.base_qnet, options=options)
     print(json.dumps(result, indent=1))
     return 0 if result["ok"] else 1

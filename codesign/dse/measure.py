@@ -56,7 +56,7 @@ def masking(qnet, x: np.ndarray, seed: int, plan, spec, workdir, level: str = "r
     ``spec.masking_group`` bits (of the same replica index) are upset together per fault: a group without output
     deviation means each of its bits is outvoted, unless two or more of them escape their voters and their effects
     cancel exactly on every input. ``masking_group: 1`` flips every bit alone (exhaustive single upsets), which costs
-    one input stream per protected bit."""
+    one input stream per protected bit. The RTL simulator is ``options['simulator']``, else ``spec.simulator``."""
     from codesign.ir.bitspace import apply_flips
     from codesign.sim.forward import forward
 
@@ -66,10 +66,11 @@ def masking(qnet, x: np.ndarray, seed: int, plan, spec, workdir, level: str = "r
     rng = np.random.default_rng([seed, 3])
     sampled = np.sort(rng.choice(rest, size=min(spec.unprotected_samples, len(rest)), replace=False))
     faults, replicas, n_masked = _masking_faults(protected, sampled, spec.masking_group)
-    target = levels.Target(qnet, ev.acts[0], plan=plan, workdir=workdir, options=dict(options or {}))
+    opts = {**({"simulator": spec.simulator} if getattr(spec, "simulator", None) else {}), **(options or {})}
+    target = levels.Target(qnet, ev.acts[0], plan=plan, workdir=workdir, options=opts)
     with levels.open_level(level, target) as lvl:  # every fault in one simulator start
         outs = lvl.outputs([np.zeros(0, dtype=np.int64)] + faults, [None] + replicas)
-        starts = getattr(lvl, "runs", 1)
+        starts, simulator = getattr(lvl, "runs", 1), getattr(lvl, "simulator", None)
     golden, masked, unprot = outs[0], outs[1:1 + n_masked], outs[1 + n_masked:]
     deviations = sum(int(not np.array_equal(o, golden)) for o in masked)
     mismatched = deviating = 0
@@ -82,7 +83,8 @@ def masking(qnet, x: np.ndarray, seed: int, plan, spec, workdir, level: str = "r
             "protected_bits_flipped": int(len(protected)), "group": int(spec.masking_group),
             "deviations": int(deviations),
             "unprotected_sampled": int(len(sampled)), "unprotected_mismatches_vs_sim": int(mismatched),
-            "unprotected_deviating": int(deviating), "inputs": int(ev.n_rows), "simulator_starts": int(starts)}
+            "unprotected_deviating": int(deviating), "inputs": int(ev.n_rows), "simulator_starts": int(starts),
+            "simulator": simulator}
 
 
 def variant_tag(qnet, base_qnet) -> str:

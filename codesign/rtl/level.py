@@ -1,9 +1,12 @@
-"""RTL level of the injection campaigns: weight upsets as flop-bit deposits in the Icarus simulation of the RTL.
+"""RTL level of the injection campaigns: weight upsets as flop-bit deposits in the simulation of the RTL (Icarus or
+Verilator, :mod:`codesign.rtl.simulators`).
 
 Many faults share one simulator start (the weights are loaded once through the load port; each fault is a
 read-modify-write deposit, a stream of every evaluated input, and a restore). Results go to a file in the work
 directory keyed by design, plan, inputs and injection cycle; a run that crashed or hung keeps its completed faults
-and the next :meth:`RtlLevel.outputs` call only simulates the missing ones.
+and the next :meth:`RtlLevel.outputs` call only simulates the missing ones. The simulators give the same outputs bit
+for bit, so the results file does not depend on which one ran: a campaign started with one can be finished with the
+other.
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ from codesign.rtl.sim import STALL_TIMEOUT, RtlSim
 
 @register("rtl")
 class RtlLevel(Level):
-    """Options: ``stall_timeout`` (s), ``inject_cycle`` (cycle of the input stream at which flips land)."""
+    """Options: ``simulator`` (icarus | verilator; default icarus), ``stall_timeout`` (s), ``inject_cycle`` (cycle
+    of the input stream at which flips land)."""
 
     def __init__(self, target):
         super().__init__(target)
@@ -31,7 +35,9 @@ class RtlLevel(Level):
         self.inject_cycle = int(opts.get("inject_cycle", 0))
         if self.inject_cycle < 0:
             raise CodesignError(f"inject_cycle must be >= 0, not {self.inject_cycle}")
-        self.sim = RtlSim(self.qnet, target.plan, target.workdir, float(opts.get("stall_timeout", STALL_TIMEOUT)))
+        self.sim = RtlSim(self.qnet, target.plan, target.workdir, float(opts.get("stall_timeout", STALL_TIMEOUT)),
+                          simulator=opts.get("simulator"))
+        self.simulator = self.sim.simulator.name
         h = hashlib.sha256(self.sim.build.design_hash.encode())
         h.update(self.sim.build.protected_sha256.encode())
         h.update(np.ascontiguousarray(self.codes).tobytes())

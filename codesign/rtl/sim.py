@@ -1,14 +1,15 @@
-"""Icarus + cocotb runs of a generated network: build once, then stream inputs under many faults per start.
+"""cocotb runs of a generated network (Icarus or Verilator): build once, then stream inputs under many faults per
+start.
 
 The bench itself is ``rtl_sim/cocotb_net.py``; this module writes its job files, builds the design with
-``cocotb_tools.runner`` (Icarus), runs it under a progress watchdog and decodes the outputs.
+``cocotb_tools.runner`` (through :mod:`codesign.rtl.simulators`), runs it under a progress watchdog and decodes the
+outputs. Both simulators give the same outputs bit for bit (tests/test_rtl_verilator.py).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import sys
 import tempfile
@@ -19,43 +20,34 @@ import numpy as np
 from codesign.errors import CodesignError
 from codesign.rtl.generate import RTL_SIM, ensure_rtl, protected_bits
 from codesign.rtl.names import flop_bits, words
+from codesign.rtl.simulators import DEFAULT as DEFAULT_SIMULATOR
+from codesign.rtl.simulators import get_simulator
+from codesign.rtl.simulators import tail as _tail
 
 log = logging.getLogger(__name__)
 
 TEST_MODULE = "cocotb_net"
 STALL_TIMEOUT = 300.0  # seconds without progress (heartbeat/results) before a run counts as hung
-INSTALL_HINT = "apt-get install -y iverilog"
 
 
-def check_icarus() -> None:
-    for tool in ("iverilog", "vvp"):
-        if shutil.which(tool) is None:
-            raise CodesignError(f"{tool} (Icarus Verilog) is not installed; install it with: {INSTALL_HINT}")
+def check_bench() -> None:
     if not (RTL_SIM / f"{TEST_MODULE}.py").is_file():
         raise CodesignError(f"cocotb bench not found at {RTL_SIM} (rtl_sim/ must sit next to the codesign package)")
 
 
-def _runner():
-    from cocotb_tools.runner import get_runner
+def check_icarus() -> None:
+    get_simulator("icarus")
+    check_bench()
 
-    base = type(get_runner("icarus"))
 
-    class _Icarus(base):
-        """Icarus with the bench module on the simulator's Python path and a watchdog in front of vvp."""
+PORTS = ("clk", "rst", "load_we", "load_addr", "load_data", "in_valid", "in_data", "out_valid", "out_data", "tmr_err")
 
-        cmd_prefix: list[str] = []
 
-        def _get_sim_cmd_prefix(self):
-            return list(self.cmd_prefix)
-
-        def _set_env_test(self):
-            super()._set_env_test()
-            self.env["PYTHONPATH"] = os.pathsep.join([str(RTL_SIM), self.env.get("PYTHONPATH", "")])
-
-    runner = _Icarus()
-    # cocotb's runner logs every command at INFO; codesign's own -v decides whether users see them
-    runner.log.setLevel(max(logging.getLogger().getEffectiveLevel(), logging.INFO))
-    return runner
+def writable_registers(top: str) -> list[tuple[str, str]]:
+    """(module, signal) globs of what the bench reads and writes: the top's ports, every weight flop it deposits
+    into (see :mod:`codesign.rtl.names`): the top's ``w_*`` registers, the 1-bit ``b<i>`` of split words and the TMR
+    replicas' ``q``. Verilator makes only these visible (everything else stays free to optimise)."""
+    return [(top, p) for p in PORTS] + [(top, "w_*"), (f"{top}_tmrword_*", "b*"), ("tmr_ff", "q")]
 
 
 def pack_inputs(codes: np.ndarray, width: int) -> list[str]:
@@ -84,12 +76,15 @@ def unpack_outputs(hex_values: list[str], n: int, width: int, signed: bool) -> n
 class RtlSim:
     """A generated and compiled design: runs fault lists in one simulator start each.
 
-    ``workdir`` keeps ``rtl/`` (the generated Verilog), ``build/`` (the compiled simulation) and the run files; a
-    temporary directory (removed by :meth:`close`) when None.
+    ``workdir`` keeps ``rtl/`` (the generated Verilog), ``build/`` (Icarus' compiled simulation; Verilator's lives
+    in the cache, see :mod:`codesign.rtl.simulators`) and the run files; a temporary directory (removed by
+    :meth:`close`) when None. ``simulator``: ``"icarus"`` or ``"verilator"`` (same outputs, bit for bit).
     """
 
-    def __init__(self, qnet, plan=None, workdir=None, stall_timeout: float = STALL_TIMEOUT):
-        check_icarus()
+    def __init__(self, qnet, plan=None, workdir=None, stall_timeout: float = STALL_TIMEOUT,
+                 simulator: str | None = None):
+        self.simulator = get_simulator(simulator or DEFAULT_SIMULATOR)
+        check_bench()
         self.qnet = qnet
         self.bits = protected_bits(qnet, plan)
         self._own = workdir is None
@@ -117,13 +112,10 @@ class RtlSim:
         return ensure_rtl(self.qnet, self.rtl_dir, plan)
 
     def _build(self) -> None:
-        self._runner = runner = _runner()
-        log_file = self.workdir / "build.log"
-        try:
-            runner.build(sources=self.build.paths(), hdl_toplevel=self.top,
-                         build_dir=self.build_dir, log_file=log_file)
-        except (RuntimeError, SystemExit) as exc:
-            raise CodesignError(f"Icarus could not compile {self.rtl_dir}: {_tail(log_file) or exc}") from None
+        """Compile (Verilator: or reuse the cached build of the same Verilog); ``compiled`` says which and how long."""
+        self.compiled = self.simulator.build(self.build.paths(), self.top, self.build_dir, self.workdir / "build.log",
+                                             writable_registers(self.top))
+        self._runner = self.simulator.runner([str(RTL_SIM)])
 
     # --- runs ------------------------------------------------------------------------------------------------------
 
@@ -157,9 +149,8 @@ class RtlSim:
         log_file = run / "sim.log"
         xml = run / "results.xml"
         try:
-            runner.test(test_module=TEST_MODULE, hdl_toplevel=self.top, build_dir=self.build_dir, test_dir=run,
-                        extra_env={"CODESIGN_RTL_JOB": str(run / "job.json")}, results_xml=str(xml),
-                        log_file=log_file)
+            self.simulator.test(runner, self.compiled, TEST_MODULE, run, {"CODESIGN_RTL_JOB": str(run / "job.json")},
+                                xml, log_file)
             failed = _failed(xml)
         except (RuntimeError, SystemExit):
             failed = True
@@ -196,9 +187,10 @@ class RtlSim:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
 
-def rtl_predict(qnet, x_codes: np.ndarray, workdir=None, plan=None) -> np.ndarray:
-    """Output codes of the generated RTL (Icarus) for input codes ``x_codes`` (rows, *input_shape)."""
-    sim = RtlSim(qnet, plan, workdir)
+def rtl_predict(qnet, x_codes: np.ndarray, workdir=None, plan=None, simulator: str | None = None) -> np.ndarray:
+    """Output codes of the generated RTL (``simulator``: icarus, the default, or verilator) for input codes
+    ``x_codes`` (rows, *input_shape)."""
+    sim = RtlSim(qnet, plan, workdir, simulator=simulator)
     try:
         return sim.golden(np.asarray(x_codes, dtype=np.int64))
     finally:
@@ -221,14 +213,3 @@ def _count_lines(path: Path) -> int:
             return sum(1 for line in f if line.strip())
     except OSError:
         return 0
-
-
-def _tail(path: Path, chars: int = 300) -> str:
-    """The last meaningful log lines, flattened to one line for the CLI's one-line error."""
-    try:
-        text = Path(path).read_text(errors="replace")
-    except OSError:
-        return ""
-    lines = [l.strip() for l in text.splitlines() if l.strip()]
-    keep = [l for l in lines if any(k in l for k in ("Error", "error", "watchdog", "FAIL", "Traceback"))] or lines
-    return " | ".join(keep[-3:])[-chars:]

@@ -9,8 +9,10 @@ Minimal user schema (these keys always work)::
     seed: 0
     samples: 20000                     # optional: evaluate on the first N rows (default: all rows named)
 
-plus the optional sections ``clip``, ``saf`` (:mod:`codesign.mitigate`), ``dse`` and ``limits``
-(:mod:`codesign.spec.dse`). Every mapping accepts only its known keys: a typo is a one-line error naming it. Relative
+plus the optional sections ``clip``, ``saf`` (:mod:`codesign.mitigate`), ``rtl`` (``{simulator: icarus|verilator}``,
+the simulator of every RTL run: ``verify --levels rtl``, ``inject --level rtl``, the DSE's masking runs unless
+``dse.simulator`` says otherwise), ``dse`` and ``limits`` (:mod:`codesign.spec.dse`). Every mapping accepts only
+its known keys: a typo is a one-line error naming it. Relative
 paths are relative to the design file. Command-line overrides (``--samples``, ``--input-precision``) are applied to
 the file's contents before validation (:func:`load`).
 """
@@ -18,7 +20,7 @@ the file's contents before validation (:func:`load`).
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import yaml
@@ -29,7 +31,8 @@ from codesign.spec.dse import DseSpec, parse_spec as parse_dse
 
 METRICS = ("mispredict", "mse", "emd")
 DATASETS = ("digits", "smartpixel", "hgcal", "synthetic")
-TOP_KEYS = ("name", "model", "data", "metric", "seed", "samples", "clip", "saf", "dse", "limits")
+TOP_KEYS = ("name", "model", "data", "metric", "seed", "samples", "clip", "saf", "rtl", "dse", "limits")
+RTL_KEYS = ("simulator",)
 MODEL_KEYS = ("zoo", "path", "input_precision")
 DATA_KEYS = ("path", "x", "y", "dataset", "split", "file", "n", "low", "high")
 CLIP_OPTIONS = ("rates", "trials", "iterations", "rows")
@@ -69,6 +72,18 @@ class ClipSpec:
 
 
 @dataclass(frozen=True)
+class RtlSpec:
+    """``rtl:`` — how the generated Verilog is simulated."""
+
+    simulator: str | None = None  # icarus | verilator (codesign.rtl.simulators); None: the default
+
+    def options(self, simulator: str | None = None) -> dict:
+        """Options of the ``rtl`` level (:class:`codesign.level.Target`): ``simulator`` (a command line's) wins."""
+        chosen = simulator or self.simulator
+        return {"simulator": chosen} if chosen else {}
+
+
+@dataclass(frozen=True)
 class DesignSpec:
     name: str
     model: ModelSpec
@@ -78,6 +93,7 @@ class DesignSpec:
     samples: int | None = None
     clip: ClipSpec | None = None
     saf: object = None  # codesign.mitigate.saf.SafSpec
+    rtl: RtlSpec = field(default_factory=RtlSpec)
     dse: DseSpec | None = None  # dse: and limits:
     origin: str = "design"
     sha256: str = ""  # of the design file's contents (before command-line overrides)
@@ -133,11 +149,14 @@ def from_dict(raw, base: Path | None = None, origin: str = "design", overrides: 
     if metric not in METRICS:
         raise CodesignError(f"{origin}: unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
     base = Path(base or Path.cwd())
+    rtl, dse = _rtl(raw.get("rtl"), origin), parse_dse(raw, origin)
+    if dse.simulator is None and rtl.simulator is not None:  # the design's simulator for the masking runs too
+        dse = replace(dse, simulator=rtl.simulator)
     return DesignSpec(
         name=name, model=_model(raw["model"], base, origin), data=_data(raw.get("data"), base, origin),
         metric=metric, seed=_count(raw.get("seed", 0), "seed", origin, 0),
         samples=None if raw.get("samples") is None else _count(raw["samples"], "samples", origin, 1),
-        clip=_clip(raw.get("clip"), origin), saf=_saf(raw.get("saf"), origin), dse=parse_dse(raw, origin),
+        clip=_clip(raw.get("clip"), origin), saf=_saf(raw.get("saf"), origin), rtl=rtl, dse=dse,
         origin=origin, sha256=digest)
 
 
@@ -240,6 +259,18 @@ def _clip(spec, origin: str) -> ClipSpec | None:
                 raise CodesignError(f"{origin}: clip.{k} must be a threshold >= 0, got {v!r}")
         return ClipSpec("thresholds", thresholds=dict(spec))
     raise CodesignError(f"{origin}: clip must be actmax, clipact, {{method: clipact, ...}} or {{LAYER: THRESHOLD}}")
+
+
+def _rtl(spec, origin: str) -> RtlSpec:
+    """``rtl:`` is ``{simulator: icarus|verilator}``."""
+    from codesign.rtl.simulators import check_name
+
+    if spec is None:
+        return RtlSpec()
+    if not isinstance(spec, dict):
+        raise CodesignError(f"{origin}: rtl must be a mapping ({', '.join(RTL_KEYS)})")
+    _known(spec, RTL_KEYS, origin, "rtl.")
+    return RtlSpec(check_name(spec.get("simulator"), f"{origin}: rtl.simulator"))
 
 
 def _saf(spec, origin: str):

@@ -15,6 +15,7 @@
       combine: [0.2, full]                # ... each also with TMR from the first ranker at these budgets
       ber: {rates: [1e-5, 1e-4, 1e-3], trials: 50}   # bit-error-rate sweep of every point (ber_sweep.csv)
       target: {max_multibit_delta_cost: 0.001}   # or {relative: 0.01}: the cheapest protection that meets it
+      simulator: verilator                # RTL simulator of the masking runs (default: rtl.simulator, else icarus)
     limits:                               # what `codesign check` enforces (any subset)
       max_multibit_delta_cost: 0.01
       max_area_cells: 2000000
@@ -34,7 +35,7 @@ from codesign.protect.budget import Budget, parse_budget
 ORACLE_BUDGETS = ("sensitive", "observable")  # budgets that are sets read off the oracle, not a ranking's top
 FKERAS_FLIP_FRACTION = 960 / 12864  # FKeras §3.2.2: 960 flips in ECON-T's 12 864 weight bits
 DSE_KEYS = ("rankers", "budgets", "multibit", "masking_rows", "masking_group", "unprotected_samples", "yosys", "clip",
-            "saf", "combine", "ber", "target")
+            "saf", "combine", "ber", "target", "simulator")
 TARGET_KEYS = ("max_multibit_delta_cost", "relative")
 CLIP_METHODS = ("actmax", "clipact")
 
@@ -59,6 +60,7 @@ class DseSpec:
     target: dict | None = None  # {max_multibit_delta_cost: X} or {relative: R} (of the unprotected design's ΔC)
     target_bits: int | None = None  # found by the search (codesign.dse.target), like flips: resolved at run time
     target_bound: float | None = None
+    simulator: str | None = None  # RTL simulator of the masking runs (codesign.rtl.simulators); None: the default
 
     def for_bits(self, bits: int, origin: str = "design") -> "DseSpec":
         """The settings for a network of ``bits`` BitSpace bits: the default flip count filled in, and the
@@ -95,7 +97,8 @@ class DseSpec:
                 "masking_group": self.masking_group,
                 "unprotected_samples": self.unprotected_samples, "yosys": {"xilinx": self.xilinx, "cmos": self.cmos},
                 "clip": self.clips, "saf": [s.label for s in self.safs], "combine": [t for t, _ in self.combine],
-                "ber": {"rates": self.ber_rates, "trials": self.ber_trials}, "target": self.target}
+                "ber": {"rates": self.ber_rates, "trials": self.ber_trials}, "target": self.target,
+                "simulator": self.simulator}
 
 
 def budget_text(b: Budget) -> str:
@@ -201,6 +204,7 @@ def parse_spec(raw: dict, origin: str = "design") -> DseSpec:
     """Validate ``raw['dse']`` and ``raw['limits']`` of a design file (what depends on the network's size is checked
     by :meth:`DseSpec.for_bits`)."""
     from codesign.points import check_limits
+    from codesign.rtl.simulators import check_name
 
     dse = raw.get("dse") or {}
     if not isinstance(dse, dict):
@@ -221,4 +225,5 @@ def parse_spec(raw: dict, origin: str = "design") -> DseSpec:
                    _flag(ys.get("xilinx", True), "yosys.xilinx", origin), _flag(ys.get("cmos", True), "yosys.cmos",
                                                                                 origin),
                    check_limits(raw.get("limits") or {}, origin), clips, safs, combine, rates, ber_trials,
-                   _target(dse, origin))
+                   _target(dse, origin),
+                   simulator=check_name(dse.get("simulator"), f"{origin}: dse.simulator"))
