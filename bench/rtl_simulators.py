@@ -109,10 +109,11 @@ def _line(name, what, r, unit):
 def run(name, args):
     from dataclasses import replace
 
-    from codesign.protect.plan import Plan
     from rtl import design  # bench/rtl.py
-    from codesign.sim.forward import quantize_input
     from test_rtl_real import sample_faults
+
+    from codesign.protect.plan import Plan
+    from codesign.sim.forward import quantize_input
 
     d = design(name, None, **({"split": "all"} if name.startswith("digits") else {}))  # test split < 1000 rows
     q = d.qnet

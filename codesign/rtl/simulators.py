@@ -141,9 +141,9 @@ _MAKE_VARS = (
     "CFG_CXXFLAGS_PCH_I=-include",
     "CFG_CXXFLAGS_STD=-std=gnu++17",
     "CFG_LDLIBS_THREADS=-pthread -lpthread -latomic",
-    "CFG_CXXFLAGS_NO_UNUSED=-faligned-new -Wno-bool-operation -Wno-shadow -Wno-sign-compare "
-    "-Wno-tautological-compare -Wno-uninitialized -Wno-unused-but-set-parameter -Wno-unused-but-set-variable "
-    "-Wno-unused-parameter -Wno-unused-variable",
+    ("CFG_CXXFLAGS_NO_UNUSED=-faligned-new -Wno-bool-operation -Wno-shadow -Wno-sign-compare "
+     "-Wno-tautological-compare -Wno-uninitialized -Wno-unused-but-set-parameter -Wno-unused-but-set-variable "
+     "-Wno-unused-parameter -Wno-unused-variable"),
 )
 
 
