@@ -109,10 +109,11 @@ def _line(name, what, r, unit):
 def run(name, args):
     from dataclasses import replace
 
-    from codesign.protect.plan import Plan
     from rtl import design  # bench/rtl.py
-    from codesign.sim.forward import quantize_input
     from test_rtl_real import sample_faults
+
+    from codesign.protect.plan import Plan
+    from codesign.sim.forward import quantize_input
 
     d = design(name, None, **({"split": "all"} if name.startswith("digits") else {}))  # test split < 1000 rows
     q = d.qnet
@@ -124,8 +125,10 @@ def run(name, args):
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         c = bench_compile(q, plan, tmp)
-        if cache:
+        if cache:  # the other workloads use the user's cache (a Verilator build per Verilog, then reused)
             os.environ["CODESIGN_CACHE"] = cache
+        else:
+            os.environ.pop("CODESIGN_CACHE")
         print(f"[compile] {name} ({q.bitspace.size} bits, {len(bits)} under TMR): icarus {c['icarus']:.1f} s, "
               f"verilator {c['verilator']:.1f} s cold, {c['verilator_cached']:.2f} s from the cache", flush=True)
         codes, faults, replicas = masking_faults(d, plan, spec)

