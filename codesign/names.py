@@ -108,9 +108,14 @@ def tcl_word(text: str) -> str:
     text = str(text)
     if text and re.fullmatch(r"[A-Za-z0-9_./:\-]+", text):
         return text
-    if "\\" not in text and _balanced(text) and not text.endswith("\\"):
+    # A control character stays out of the script text: Tcl reads \x1a as the end of a script file.
+    if "\\" not in text and _balanced(text) and not text.endswith("\\") and not _CONTROL.search(text):
         return "{" + text + "}"
-    return '"' + re.sub(r'([\\$\[\]"{}])', r"\\\1", text).replace("\n", "\\n") + '"'
+    quoted = re.sub(r'([\\$\[\]"{}])', r"\\\1", text)
+    return '"' + _CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", quoted) + '"'
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def _balanced(text: str) -> bool:

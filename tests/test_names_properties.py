@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from codesign import names
@@ -60,7 +60,9 @@ def test_a_workspace_never_leaves_out(tmp_path, name):
 
 @pytest.mark.skipif(shutil.which("tclsh") is None, reason="needs tclsh to read the Tcl words back")
 @given(st.text(st.characters(blacklist_categories=["Cs"], blacklist_characters="\0\r"), max_size=30))
-@settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@example("\x1a")  # Tcl's end-of-script character (found by this test)
+@example("a\tb {c}\n$d")
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_tcl_words_read_back_verbatim(tmp_path, text):
     """Tcl itself reads the word back as the very text (one word, nothing substituted)."""
     script = tmp_path / "w.tcl"
