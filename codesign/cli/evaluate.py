@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from codesign.cli.common import prepared, workspace
-from codesign.cli.rank import check_rows, rank_options
+from codesign.cli.rank import checked_design, rank_options
 
 
 def add(sub) -> None:
@@ -15,14 +14,10 @@ def add(sub) -> None:
 
 def run(args) -> int:
     from codesign.flow.ranking import evaluate
-    from codesign.rank.api import check_options
     from codesign.rank.names import parse_rankers
 
     rankers = parse_rankers(args.rankers)
-    check_options(args.k, args.k_eigen)
-    check_rows(args.rows)
-    p = prepared(args)
-    ws = workspace(args, p)
+    p, ws = checked_design(args)
     with ws.lock():
         s = evaluate(p, ws, rankers, k=args.k, k_eigen=args.k_eigen, rows=args.rows)
     props = s["properties"]

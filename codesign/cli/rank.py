@@ -23,23 +23,24 @@ def add(sub) -> None:
     s.set_defaults(func=run)
 
 
-def check_rows(rows: int) -> None:
+def checked_design(args):
+    """The design and its workspace, after every option of :func:`rank_options` is checked (rank and evaluate)."""
     from codesign.errors import CodesignError
+    from codesign.rank.api import check_options
 
-    if rows <= 0:
+    check_options(args.k, args.k_eigen)
+    if args.rows <= 0:
         raise CodesignError("--rows must be a positive integer")
+    p = prepared(args)
+    return p, workspace(args, p)
 
 
 def run(args) -> int:
     from codesign.flow.ranking import rank
-    from codesign.rank.api import check_options
     from codesign.rank.names import canonical
 
     method = canonical(args.method)
-    check_options(args.k, args.k_eigen)
-    check_rows(args.rows)
-    p = prepared(args)
-    ws = workspace(args, p)
+    p, ws = checked_design(args)
     p.evaluator()  # the data are checked before anything is written
     with ws.lock():
         s = rank(p, ws, method, k=args.k, k_eigen=args.k_eigen, rows=args.rows)

@@ -12,8 +12,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from codesign.dse import measure
-
-POOL_WORK = 200_000  # evaluated rows x trials above which probes use the worker pool
+from codesign.dse.schedule import POOL_WORK
 
 
 def bound(target: dict, unprotected: float) -> float:
