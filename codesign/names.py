@@ -127,14 +127,6 @@ def _balanced(text: str) -> bool:
     return depth == 0
 
 
-def unique_idents(names, mangle=verilog_ident) -> list[str]:
-    """One identifier per name (``mangle`` is injective, so distinct names stay distinct)."""
-    out = [mangle(n) for n in names]
-    if len(set(out)) != len(set(map(str, names))):
-        raise CodesignError("two names map to one identifier")  # cannot happen: the mangling is injective
-    return out
-
-
 def check_design_name(name) -> str:
     """A design name as given in a design file: a non-empty string (it is mangled wherever it is used)."""
     if isinstance(name, bool) or not isinstance(name, (str, int)):
